@@ -1,0 +1,40 @@
+/**
+ * Where a Merkle tree keeps its nodes (SPEC §6). The incremental algorithm in `@sync-engine/merkle`
+ * is written once against this interface; the in-memory store, the SQL `merkle_nodes` table and the
+ * Redis mirror each implement it.
+ *
+ * Paths: the root is `""`; the node of id `a.b.c` is at path `a.b.c`, its parents at `a.b`, `a`, `""`.
+ * When an id is also the parent path of other ids (`uk` and `uk.nhs.1`), the node at `uk` is interior
+ * and the id's leaf is its child with the empty segment, stored at path `uk.` (ids never end in `.`, so
+ * that path is never an id). A node's parent is always `path.slice(0, path.lastIndexOf('.'))`
+ * (`""` when there is no dot), and its segment is what follows that dot.
+ */
+export interface MerkleNode {
+  /** Node path (see above). */
+  readonly path: string
+  /** Lower-case hex SHA-256 (64 characters). */
+  readonly hash: string
+  /** True for the leaf of an id; false for an interior node (including the root). */
+  readonly leaf: boolean
+  /** Number of leaves at or below this node (1 for a leaf). */
+  readonly count: number
+}
+
+export interface MerkleNodeChanges {
+  /** Nodes to create or overwrite. */
+  readonly upsert: readonly MerkleNode[]
+  /** Paths of nodes to delete (absent paths are ignored). */
+  readonly delete: readonly string[]
+}
+
+export interface MerkleNodeStore {
+  /** The nodes stored at `paths`; a path with no node is absent from the result. One round trip. */
+  getNodes(paths: readonly string[]): Promise<Map<string, MerkleNode>>
+  /**
+   * The direct children of each interior node in `parents`, keyed by parent path, each a map of child
+   * segment → child node. A parent with no children maps to an empty map. One round trip.
+   */
+  getChildren(parents: readonly string[]): Promise<Map<string, Map<string, MerkleNode>>>
+  /** Applies upserts and deletes, atomically where the backend can. */
+  writeNodes(changes: MerkleNodeChanges): Promise<void>
+}

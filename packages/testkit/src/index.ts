@@ -1,0 +1,7 @@
+export * from './conformance/existence-filter.js'
+export * from './conformance/l1-cache.js'
+export * from './conformance/l2-store.js'
+export * from './conformance/l3-store.js'
+export * from './conformance/merkle-node-store.js'
+export * from './conformance/wal.js'
+export * from './services.js'
