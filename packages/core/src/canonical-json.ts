@@ -1,4 +1,3 @@
-import { hasLoneSurrogate } from './bytes.js'
 import { InvalidJsonError } from './errors.js'
 
 /** Compares two strings by Unicode code point (not by UTF-16 code unit, as `Array#sort` does). */
@@ -17,12 +16,21 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length
 }
 
-function keyPath(path: string, key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+/** The path of the value being written: keys (object) or indexes (array), built into text only on error. */
+type Path = (string | number)[]
+
+function pathText(path: Path): string {
+  let out = '$'
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`
+    else out += /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`
+  }
+  return out
 }
 
-function refuse(path: string, what: string): never {
-  throw new InvalidJsonError(path, `value at ${path} ${what}; JSON cannot carry it`)
+function refuse(path: Path, what: string): never {
+  const at = pathText(path)
+  throw new InvalidJsonError(at, `value at ${at} ${what}; JSON cannot carry it`)
 }
 
 /**
@@ -32,35 +40,39 @@ function refuse(path: string, what: string): never {
  * It follows `JSON.stringify` (honours `toJSON`, unwraps boxed primitives, omits object properties
  * whose value is `undefined`) except where `JSON.stringify` silently changes the data, which it
  * refuses with `InvalidJsonError` naming the path: `undefined` at the top or in an array, functions,
- * symbols, BigInt, NaN and ±Infinity, cycles, lone surrogates in strings, and objects that are not
+ * symbols, BigInt, NaN and ±Infinity, cycles, and objects that are not
  * plain (Map, Set, class instances without `toJSON`), which would otherwise become `{}`.
  */
 export function canonicalJson(value: unknown): string {
-  const parts: string[] = []
-  const stack: object[] = []
-  write(value, '$', parts, stack, false)
-  return parts.join('')
+  const out = { text: '' }
+  write(value, [], out, [], false)
+  return out.text
 }
 
-function write(value: unknown, path: string, out: string[], stack: object[], inObject: boolean): boolean {
+function write(
+  value: unknown,
+  path: Path,
+  out: { text: string },
+  stack: object[],
+  inObject: boolean,
+): boolean {
   if (
     value !== null &&
     typeof value === 'object' &&
     typeof (value as { toJSON?: unknown }).toJSON === 'function'
   ) {
-    value = (value as { toJSON: (key: string) => unknown }).toJSON('')
+    value = (value as { toJSON: (key: string) => unknown }).toJSON(String(path[path.length - 1] ?? ''))
   }
   switch (typeof value) {
     case 'string':
-      if (hasLoneSurrogate(value)) refuse(path, 'is a string with a lone UTF-16 surrogate')
-      out.push(JSON.stringify(value))
+      out.text += JSON.stringify(value)
       return true
     case 'number':
       if (!Number.isFinite(value)) refuse(path, `is ${value}`)
-      out.push(JSON.stringify(value))
+      out.text += JSON.stringify(value)
       return true
     case 'boolean':
-      out.push(value ? 'true' : 'false')
+      out.text += value ? 'true' : 'false'
       return true
     case 'undefined':
       if (inObject) return false
@@ -73,7 +85,7 @@ function write(value: unknown, path: string, out: string[], stack: object[], inO
       return refuse(path, 'is a BigInt (convert it to a string or number first)')
   }
   if (value === null) {
-    out.push('null')
+    out.text += 'null'
     return true
   }
   const obj = value as object
@@ -83,12 +95,14 @@ function write(value: unknown, path: string, out: string[], stack: object[], inO
   if (stack.includes(obj)) refuse(path, 'is a cycle back to one of its parents')
   stack.push(obj)
   if (Array.isArray(obj)) {
-    out.push('[')
+    out.text += '['
     for (let i = 0; i < obj.length; i++) {
-      if (i > 0) out.push(',')
-      write(obj[i], `${path}[${i}]`, out, stack, false)
+      if (i > 0) out.text += ','
+      path.push(i)
+      write(obj[i], path, out, stack, false)
+      path.pop()
     }
-    out.push(']')
+    out.text += ']'
   } else {
     const proto = Object.getPrototypeOf(obj)
     if (proto !== Object.prototype && proto !== null) {
@@ -96,16 +110,17 @@ function write(value: unknown, path: string, out: string[], stack: object[], inO
       refuse(path, `is a ${kind}, not a plain object (give it a toJSON() or convert it)`)
     }
     const keys = Object.keys(obj).sort(compareCodePoints)
-    out.push('{')
+    out.text += '{'
     let first = true
     for (const key of keys) {
-      if (hasLoneSurrogate(key)) refuse(keyPath(path, key), 'has a key with a lone UTF-16 surrogate')
-      const mark = out.length
-      out.push(first ? '' : ',', JSON.stringify(key), ':')
-      if (write((obj as Record<string, unknown>)[key], keyPath(path, key), out, stack, true)) first = false
-      else out.length = mark
+      path.push(key)
+      const before = out.text
+      out.text += `${first ? '' : ','}${JSON.stringify(key)}:`
+      if (write((obj as Record<string, unknown>)[key], path, out, stack, true)) first = false
+      else out.text = before
+      path.pop()
     }
-    out.push('}')
+    out.text += '}'
   }
   stack.pop()
   return true

@@ -106,8 +106,9 @@ export class SyncItem implements ItemRecord {
     content: Uint8Array,
     options: SyncItemOptions,
     hash?: string,
+    idChecked = false,
   ) {
-    this.id = validateId(id)
+    this.id = idChecked ? id : validateId(id)
     checkSize(id, content.byteLength)
     this.contentType = contentType
     this.content = content
@@ -127,7 +128,7 @@ export class SyncItem implements ItemRecord {
     const text = canonicalJson(value)
     // Refuse before encoding a huge string (UTF-8 is at least one byte per UTF-16 unit).
     if (text.length > MAX_PAYLOAD_BYTES) checkSize(id, utf8ByteLength(text))
-    return new SyncItem(id, 'json', utf8Encode(text), options)
+    return new SyncItem(id, 'json', utf8Encode(text), options, undefined, true)
   }
 
   /** An item holding `bytes` as given; JSON iff they parse as a JSON object, array or string. */
@@ -137,7 +138,7 @@ export class SyncItem implements ItemRecord {
     }
     validateId(id)
     checkSize(id, bytes.byteLength)
-    return new SyncItem(id, detectContentType(bytes), bytes, options)
+    return new SyncItem(id, detectContentType(bytes), bytes, options, undefined, true)
   }
 
   /** An item holding the UTF-8 of `text`, typed by the same detection as `fromBytes`. */
@@ -219,7 +220,7 @@ export class SyncItem implements ItemRecord {
       batchId: this.batchId,
       ...changes,
     }
-    return new SyncItem(this.id, this.contentType, this.content, options, this.#hash)
+    return new SyncItem(this.id, this.contentType, this.content, options, this.#hash, true)
   }
 
   toJSON(): Record<string, unknown> {
