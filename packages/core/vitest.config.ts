@@ -1,3 +1,3 @@
-import { project } from '../../tooling/vitest.shared'
+import { project } from '../../tooling/vitest.shared.ts'
 
 export default project('core')
