@@ -36,7 +36,11 @@ export interface PageOptions {
 
 // ── L1 ────────────────────────────────────────────────────────────────────────────────────────────
 
-export type L1RemovalReason = 'evicted' | 'expired' | 'deleted' | 'replaced' | 'cleared'
+/**
+ * Why an entry left L1 on its own: evicted under pressure, past its TTL, or dropped by `clear()`.
+ * A direct `delete` or a `set` that replaces an entry is the caller's own act and is not reported.
+ */
+export type L1RemovalReason = 'evicted' | 'expired' | 'cleared'
 
 export interface L1SetOptions {
   /** Time to live in ms; the entry is a miss once it passes. */
@@ -79,7 +83,7 @@ export interface L1Cache {
   pressure(): number
   pressureLevel(): PressureLevel
   stats(): L1Stats
-  /** Called for every entry that leaves for a reason other than a direct `delete`/`set`. */
+  /** Called for every entry that leaves for a reason other than a direct `delete`/`set`; returns an unsubscribe. */
   onRemove(listener: (item: SyncItem, reason: L1RemovalReason) => void): () => void
 }
 
