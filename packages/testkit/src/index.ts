@@ -1,4 +1,5 @@
 export * from './conformance/existence-filter.js'
+export * from './conformance/fixtures.js'
 export * from './conformance/l1-cache.js'
 export * from './conformance/l2-store.js'
 export * from './conformance/l3-store.js'

@@ -41,7 +41,10 @@ async function freePort(): Promise<number> {
 
 describe('service URLs and names', () => {
   it('defaults to the machine services and honours the environment', () => {
-    expect(serviceUrls({})).toEqual({ redisUrl: 'redis://127.0.0.1:6379', mysqlUrl: 'mysql://root@127.0.0.1:3306/test' })
+    expect(serviceUrls({})).toEqual({
+      redisUrl: 'redis://127.0.0.1:6379',
+      mysqlUrl: 'mysql://root@127.0.0.1:3306/test',
+    })
     expect(serviceUrls({ REDIS_URL: 'redis://x:1', MYSQL_URL: 'mysql://y/z' })).toEqual({
       redisUrl: 'redis://x:1',
       mysqlUrl: 'mysql://y/z',
@@ -73,9 +76,13 @@ describe('requireRedis / requireMysql', () => {
     const port = await freePort()
     const err = await requireRedis(`redis://127.0.0.1:${port}`).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ServiceUnavailableError)
-    expect((err as Error).message).toMatch(/Redis does not answer at redis:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/)
+    expect((err as Error).message).toMatch(
+      /Redis does not answer at redis:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+    )
     expect((err as Error).message).toMatch(/tooling\/scripts\/services\.sh/)
-    await expect(requireMysql(`mysql://root@127.0.0.1:${port}/test`)).rejects.toThrow(/MySQL\/MariaDB does not answer/)
+    await expect(requireMysql(`mysql://root@127.0.0.1:${port}/test`)).rejects.toThrow(
+      /MySQL\/MariaDB does not answer/,
+    )
   })
 
   it('fail on a server that is not what it should be, or that stalls', async () => {
