@@ -31,7 +31,10 @@ export function randomSuffix(length = 8): string {
  * (`[a-z0-9_]`, at most 64 characters): `{label}_{pid}_{random}`.
  */
 export function uniqueName(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 40)
+  const clean = label
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 40)
   return `${clean}_${process.pid}_${randomSuffix(6)}`
 }
 
@@ -140,7 +143,11 @@ export async function requireMysql(url = serviceUrls().mysqlUrl, timeoutMs = 300
     throw new ServiceUnavailableError('MySQL/MariaDB', url, greeting.subarray(7).toString('utf8'))
   }
   if (protocol !== 10) {
-    throw new ServiceUnavailableError('MySQL/MariaDB', url, `not a MySQL handshake (protocol byte ${protocol})`)
+    throw new ServiceUnavailableError(
+      'MySQL/MariaDB',
+      url,
+      `not a MySQL handshake (protocol byte ${protocol})`,
+    )
   }
 }
 
