@@ -121,7 +121,15 @@ export interface LeafRecord {
   readonly contentHash: string
 }
 
-/** The durable ground truth (SQL, SPEC §5.2). */
+/**
+ * The durable ground truth (SQL, SPEC §5.2).
+ *
+ * Merkle: every mutation that changes the set of `(id, version, contentHash)` — `putBatch`,
+ * `deleteBatch`, `deleteByState`, `deletePrefix` — updates the tree in `merkle` in the SAME transaction
+ * as the rows, serialized across processes (a database lock), with leaves taken from what the rows
+ * really hold after the write. So concurrent writers end with the root a single writer would compute,
+ * and a crash never leaves rows and tree apart. `setState` changes no leaf (the state is not hashed).
+ */
 export interface L3Store {
   readonly name: string
   connect(): Promise<void>
@@ -147,8 +155,10 @@ export interface L3Store {
   scanPrefix(prefix: string, page?: PageOptions): Promise<string[]>
   countPrefix(prefix: string): Promise<number>
   deletePrefix(prefix: string): Promise<string[]>
-  /** The Merkle node store kept beside the rows. */
+  /** The Merkle node store kept beside the rows (read it; the store itself writes it). */
   readonly merkle: MerkleNodeStore
+  /** Root hash of the tree over every row (`null` when empty). */
+  merkleRoot(): Promise<string | null>
 }
 
 // ── WAL ───────────────────────────────────────────────────────────────────────────────────────────

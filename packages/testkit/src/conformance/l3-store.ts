@@ -1,4 +1,4 @@
-import type { L3Store } from '@sync-engine/core'
+import type { L3Store, LeafRecord } from '@sync-engine/core'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AWKWARD_IDS, binaryItem, jsonItem, rawRecord, sameItem } from './fixtures.js'
 
@@ -9,6 +9,20 @@ export interface L3StoreHarness {
   destroy?(store: L3Store): Promise<void>
   /** Called once after the suite. */
   teardown?(): Promise<void>
+  /**
+   * The root a correct tree has over these leaves (pass `merkleRootOf` from `@sync-engine/merkle`).
+   * When given, every test ends by checking `store.merkleRoot()` against the rows the store holds.
+   */
+  expectedRoot?(leaves: LeafRecord[]): string | null
+}
+
+async function allLeaves(store: L3Store): Promise<LeafRecord[]> {
+  const leaves: LeafRecord[] = []
+  for (;;) {
+    const page = await store.scanLeaves(leaves[leaves.length - 1]?.id, 1000)
+    if (page.length === 0) return leaves
+    leaves.push(...page)
+  }
 }
 
 /**
@@ -22,10 +36,22 @@ export function describeL3Store(name: string, harness: L3StoreHarness): void {
       store = await harness.create()
     })
     afterEach(async () => {
-      await store.close()
-      await harness.destroy?.(store)
+      try {
+        if (harness.expectedRoot) {
+          // The tree must match the rows after every kind of mutation each test made.
+          expect(await store.merkleRoot()).toBe(harness.expectedRoot(await allLeaves(store)))
+        }
+      } finally {
+        await store.close()
+        await harness.destroy?.(store)
+      }
     })
     if (harness.teardown) afterAll(() => harness.teardown!())
+
+    it('starts empty, with no Merkle root', async () => {
+      expect(await store.count()).toBe(0)
+      expect(await store.merkleRoot()).toBeNull()
+    })
 
     it('stores and returns items byte for byte, JSON and binary', async () => {
       const a = jsonItem('user.alice', { name: 'Alice', role: 'admin' }, { state: 'active', version: 3 })
@@ -155,6 +181,21 @@ export function describeL3Store(name: string, harness: L3StoreHarness): void {
       const health = await store.health(2000)
       expect(health.ok).toBe(true)
       expect(health.latencyMs).toBeGreaterThanOrEqual(0)
+    })
+
+    it('keeps the Merkle root a function of (id, version, content): rewrites keep it, overwrites change it', async () => {
+      await store.putBatch([jsonItem('mk.a', { v: 1 }, { updatedAt: 1000 }), jsonItem('mk.b', [1])])
+      const first = await store.merkleRoot()
+      expect(first).toMatch(/^[0-9a-f]{64}$/)
+      await store.putBatch([jsonItem('mk.a', { v: 1 }, { updatedAt: 2000 })])
+      expect(await store.merkleRoot()).toBe(first)
+      await store.putBatch([jsonItem('mk.a', { v: 'changed' }, { updatedAt: 3000 })])
+      const changed = await store.merkleRoot()
+      expect(changed).not.toBe(first)
+      await store.setState(['mk.a'], 'other')
+      expect(await store.merkleRoot()).toBe(changed)
+      await store.deleteBatch(['mk.a', 'mk.b'])
+      expect(await store.merkleRoot()).toBeNull()
     })
   })
 }
