@@ -1,0 +1,193 @@
+import * as crypto from 'node:crypto'
+import { InvalidArgumentError, validateId } from '@sync-engine/core'
+
+/**
+ * The hash definitions of SPEC §6, bit-exact:
+ * - leaf = SHA-256( utf8(id) ‖ `|` ‖ version as 8-byte little-endian unsigned ‖ `|` ‖ P ), P the 32 raw
+ *   bytes of SHA-256(content);
+ * - interior = SHA-256 over the children in ascending byte order of their UTF-8 segment, each
+ *   contributing utf8(segment) ‖ `:` ‖ child hash (32 raw bytes) ‖ `;`.
+ * Everything is written into one reused scratch buffer and hashed in one call: no per-child allocation.
+ */
+
+/** A version: an integer from 1 to 2^64 − 1 (a `number` up to 2^53 − 1, or a `bigint`). */
+export type MerkleVersion = number | bigint
+
+const COLON = 0x3a
+const SEMICOLON = 0x3b
+const PIPE = 0x7c
+const HASH_BYTES = 32
+const MAX_U64 = (1n << 64n) - 1n
+const HEX64 = /^[0-9a-fA-F]{64}$/
+
+// Two hex characters (each < 128) → their byte, or -1: one lookup per output byte.
+const HEX_PAIR = new Int16Array(1 << 14).fill(-1)
+{
+  const value = (c: number) => Number.parseInt(String.fromCharCode(c), 16)
+  const digits = [...'0123456789abcdefABCDEF'].map((c) => c.charCodeAt(0))
+  for (const a of digits) for (const b of digits) HEX_PAIR[(a << 7) | b] = value(a) * 16 + value(b)
+}
+
+let scratch = Buffer.allocUnsafe(64 * 1024)
+
+function ensureScratch(bytes: number): Buffer {
+  if (scratch.length < bytes) scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2))
+  return scratch
+}
+
+const sha256Hex: (data: Uint8Array) => string =
+  typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha256', data, 'hex')
+    : (data) => crypto.createHash('sha256').update(data).digest('hex')
+
+/** Writes `text` as UTF-8 at `at` (ASCII inline, the rest through `Buffer.write`); returns the end. */
+function writeUtf8(buf: Buffer, text: string, at: number): number {
+  let o = at
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 0x80) return at + buf.write(text, at, 'utf8')
+    buf[o++] = c
+  }
+  return o
+}
+
+/** Writes 64 hex characters as 32 bytes at `at`; returns false when `hex` is not 64 hex characters. */
+function writeHash(buf: Buffer, hex: string, at: number): boolean {
+  if (hex.length !== 64) return false
+  let bad = 0
+  for (let i = 0, o = at; i < 64; i += 2, o++) {
+    const a = hex.charCodeAt(i)
+    const b = hex.charCodeAt(i + 1)
+    const v = (a | b) < 128 ? HEX_PAIR[(a << 7) | b]! : -1
+    bad |= v
+    buf[o] = v
+  }
+  return bad >= 0
+}
+
+/**
+ * Byte order of the UTF-8 encodings, i.e. code point order, without encoding: UTF-16 order differs
+ * only between surrogates (code points ≥ U+10000) and U+E000–U+FFFF. `""` sorts first.
+ */
+export function compareSegments(a: string, b: string): number {
+  if (a === b) return 0
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return x >= 0xd800 && y >= 0xd800 ? codePointRank(x) - codePointRank(y) : x - y
+  }
+  return a.length - b.length
+}
+
+// Surrogates (0xD800–0xDFFF) move above 0xE000–0xFFFF.
+function codePointRank(unit: number): number {
+  return unit < 0xe000 ? unit + 0x2000 : unit - 0x800
+}
+
+export function checkVersion(version: unknown, argument = 'version'): MerkleVersion {
+  if (typeof version === 'number') {
+    if (Number.isSafeInteger(version) && version >= 1) return version
+  } else if (typeof version === 'bigint') {
+    if (version >= 1n && version <= MAX_U64) return version
+  }
+  throw new InvalidArgumentError(
+    argument,
+    `${argument} must be an integer from 1 to 2^64-1 (a safe-integer number or a bigint), got ${String(version)}`,
+  )
+}
+
+export function checkContentHash(contentHash: unknown, argument = 'contentHash'): string {
+  if (typeof contentHash === 'string' && HEX64.test(contentHash)) return contentHash
+  throw new InvalidArgumentError(
+    argument,
+    `${argument} must be a hex SHA-256 (64 hex characters), got ${JSON.stringify(contentHash)}`,
+  )
+}
+
+/** Leaf hash of already validated arguments. */
+export function leafHashUnchecked(id: string, version: MerkleVersion, contentHash: string): string {
+  const buf = ensureScratch(id.length * 3 + 2 + 8 + HASH_BYTES)
+  let o = writeUtf8(buf, id, 0)
+  buf[o++] = PIPE
+  if (typeof version === 'bigint') buf.writeBigUInt64LE(version, o)
+  else {
+    buf.writeUInt32LE(version >>> 0, o)
+    buf.writeUInt32LE(Math.floor(version / 0x1_0000_0000), o + 4)
+  }
+  o += 8
+  buf[o++] = PIPE
+  writeHash(buf, contentHash, o)
+  return sha256Hex(buf.subarray(0, o + HASH_BYTES))
+}
+
+/**
+ * The leaf hash of an id (SPEC §6). `contentHashHex` is the hex SHA-256 of the content (either case).
+ * Throws `InvalidIdError` / `InvalidArgumentError` for bad input.
+ */
+export function leafHash(id: string, version: MerkleVersion, contentHashHex: string): string {
+  return leafHashUnchecked(validateId(id), checkVersion(version), checkContentHash(contentHashHex))
+}
+
+/**
+ * Hash of children already in ascending segment order. `badHash(i)` is called (and must throw) when
+ * `hashes[i]` is not 64 hex characters.
+ */
+export function hashSortedChildren(
+  segments: readonly string[],
+  hashes: readonly string[],
+  badHash: (index: number) => never,
+): string {
+  let bound = 0
+  for (const s of segments) bound += s.length * 3 + 2 + HASH_BYTES
+  const buf = ensureScratch(bound)
+  let o = 0
+  for (let i = 0; i < segments.length; i++) {
+    o = writeUtf8(buf, segments[i]!, o)
+    buf[o++] = COLON
+    if (!writeHash(buf, hashes[i]!, o)) badHash(i)
+    o += HASH_BYTES
+    buf[o++] = SEMICOLON
+  }
+  return sha256Hex(buf.subarray(0, o))
+}
+
+/** Sorts parallel arrays of segments and hashes by segment byte order, in place. */
+export function sortChildren(segments: string[], hashes: string[]): void {
+  const order = segments.map((_, i) => i).sort((i, j) => compareSegments(segments[i]!, segments[j]!))
+  const s = order.map((i) => segments[i]!)
+  const h = order.map((i) => hashes[i]!)
+  for (let i = 0; i < order.length; i++) {
+    segments[i] = s[i]!
+    hashes[i] = h[i]!
+  }
+}
+
+/**
+ * The interior hash of a node from its children, given as `[segment, childHashHex]` pairs in any
+ * order (a `Map<segment, hash>` works). The id's own leaf, if the node is also an id, is the child
+ * with segment `""`.
+ */
+export function interiorHash(children: Iterable<readonly [string, string]>): string {
+  const segments: string[] = []
+  const hashes: string[] = []
+  const seen = new Set<string>()
+  for (const [segment, hash] of children) {
+    if (typeof segment !== 'string' || segment.includes('.'))
+      throw new InvalidArgumentError(
+        'children',
+        `segment ${JSON.stringify(segment)} is not a string without '.'`,
+      )
+    if (seen.has(segment))
+      throw new InvalidArgumentError('children', `segment ${JSON.stringify(segment)} appears twice`)
+    seen.add(segment)
+    segments.push(segment)
+    hashes.push(checkContentHash(hash, `children[${JSON.stringify(segment)}]`))
+  }
+  if (segments.length === 0)
+    throw new InvalidArgumentError('children', 'an interior node has at least one child')
+  sortChildren(segments, hashes)
+  return hashSortedChildren(segments, hashes, () => {
+    throw new Error('unreachable: hashes were checked')
+  })
+}
