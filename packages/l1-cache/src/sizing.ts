@@ -1,0 +1,35 @@
+import { type SyncItem, utf8ByteLength } from '@sync-engine/core'
+
+/**
+ * Bytes accounted per entry on top of its id and content: the heap an entry costs beyond those
+ * bytes (the `SyncItem` and its fields, the `Uint8Array` and its `ArrayBuffer`, the cache's own entry
+ * object and its `Map` slot, the 64-char content hash once computed). Measured with
+ * `scripts/measure-overhead.ts` on Node 20: 502–520 B without the hash, 582–598 B with it (every
+ * item that went through the write path or came from L2/L3 has it); see the README.
+ */
+export const L1_ENTRY_OVERHEAD_BYTES = 600
+
+/** Most credits an entry can hold: reads beyond this many per hand revolution are not remembered. */
+export const CREDIT_MAX = 7
+
+/** Most entries one eviction looks at before it settles for the lowest-credit one it saw. */
+export const MAX_WALK = 32
+
+/** Accounted bytes of an item whose id is `idBytes` UTF-8 bytes long. */
+export function entryBytes(idBytes: number, item: SyncItem): number {
+  return idBytes + item.content.byteLength + L1_ENTRY_OVERHEAD_BYTES
+}
+
+/** Accounted bytes of an item: UTF-8 bytes of the id + content bytes + `L1_ENTRY_OVERHEAD_BYTES`. */
+export function estimateEntrySize(item: SyncItem): number {
+  return entryBytes(utf8ByteLength(item.id), item)
+}
+
+/**
+ * Credits one pass of the eviction hand takes from an entry of `bytes` (accounted bytes): 1 up to
+ * 2 KiB, then one more per ×4 (2 up to 8 KiB, 3 up to 32 KiB, 4 above). A large entry must be read
+ * that many times more often than a small one to stay: the cache keeps what saves most reads per byte.
+ */
+export function sizeWeight(bytes: number): number {
+  return bytes <= 2048 ? 1 : bytes <= 8192 ? 2 : bytes <= 32768 ? 3 : 4
+}
