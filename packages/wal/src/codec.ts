@@ -83,7 +83,9 @@ function checkInteger(where: string, field: string, value: unknown, min: number)
  * (`entries[3].row`); every problem is an `InvalidArgumentError` (or core's id/state/size error).
  */
 export function encodeRow(record: ItemRecord, where: string): Buffer {
-  if (typeof record !== 'object' || record === null) invalid(where, 'row', 'must be an ItemRecord')
+  if (typeof record !== 'object' || record === null) {
+    throw new InvalidArgumentError(where, `${where} must be an ItemRecord object`)
+  }
   const version = checkInteger(where, 'version', record.version, 1)
   const updatedAt = checkInteger(where, 'updatedAt', record.updatedAt, 0)
   const { content, contentType, contentHash } = record

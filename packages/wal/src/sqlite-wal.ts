@@ -92,6 +92,9 @@ interface QueueRow {
   enqueuedAt: number
 }
 
+const LEFT_AS_IS =
+  '; the file was left as it is: restore it from a backup, or move it away to start an empty log'
+
 function sqliteCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code
   return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined
@@ -107,10 +110,15 @@ function translate(error: unknown, path: string, location = path): unknown {
   if (code === undefined) return error
   const options = { cause: error }
   if (code === 'SQLITE_NOTADB') {
-    return new CorruptDataError(location, 'not a SQLite database (damaged header or a foreign file)', options)
+    return new CorruptDataError(
+      location,
+      `not a SQLite database (damaged header or a foreign file)${LEFT_AS_IS}`,
+      options,
+    )
   }
-  if (code.startsWith('SQLITE_CORRUPT'))
-    return new CorruptDataError(location, (error as Error).message, options)
+  if (code.startsWith('SQLITE_CORRUPT')) {
+    return new CorruptDataError(location, `${(error as Error).message}${LEFT_AS_IS}`, options)
+  }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new BackendUnavailableError(
       'wal',
@@ -134,7 +142,7 @@ function inspectExisting(path: string, timeout: number): void {
     db = new Database(path, { readonly: true, fileMustExist: true, timeout })
     const problems = (db.pragma('quick_check(5)') as { quick_check: string }[]).map((r) => r.quick_check)
     if (problems.length !== 1 || problems[0] !== 'ok') {
-      throw new CorruptDataError(path, `integrity check failed: ${problems.join('; ')}`)
+      throw new CorruptDataError(path, `integrity check failed: ${problems.join('; ')}${LEFT_AS_IS}`)
     }
     const version = db.pragma('user_version', { simple: true }) as number
     if (version > WAL_SCHEMA_VERSION) throw new SchemaMismatchError(version, WAL_SCHEMA_VERSION, path)

@@ -1,0 +1,327 @@
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import {
+  BackendUnavailableError,
+  CorruptDataError,
+  InvalidArgumentError,
+  ManualClock,
+  SchemaMismatchError,
+  SyncItem,
+  type WalEntry,
+  WalFullError,
+} from '@sync-engine/core'
+import Database from 'better-sqlite3'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { resolveWalOptions, SqliteWal, type SqliteWalOptions, WAL_DEFAULTS } from '../src/index.js'
+import { prng } from './fixtures/records.mjs'
+import { thrown } from './helpers.js'
+
+const root = mkdtempSync(join(tmpdir(), 'wal-test-'))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+let dir: string
+let opened: SqliteWal[] = []
+beforeEach(() => {
+  dir = mkdtempSync(join(root, 'case-'))
+})
+afterEach(() => {
+  for (const wal of opened) wal.closeSync()
+  opened = []
+})
+
+const walAt = (path: string, options: SqliteWalOptions = {}) => {
+  const wal = new SqliteWal({ path, ...options })
+  opened.push(wal)
+  return wal
+}
+const put = (id: string, value: unknown = { id }): WalEntry => {
+  const row = SyncItem.fromJson(id, value, { updatedAt: 1_000 })
+  return { id, op: 'put', row }
+}
+const puts = (n: number, prefix = 'item') => Array.from({ length: n }, (_, i) => put(`${prefix}.${i}`, { i }))
+
+/** Rows and bytes as the table holds them, read through a separate connection (the log must be closed). */
+function tableTotals(path: string) {
+  const db = new Database(path, { readonly: true })
+  try {
+    return db
+      .prepare(
+        'SELECT count(*) AS rows, coalesce(sum(length(CAST(id AS BLOB)) + coalesce(length(row), 0)), 0) AS bytes FROM wal_queue',
+      )
+      .get()
+  } finally {
+    db.close()
+  }
+}
+
+/** Opening `path` fails with `type`; the file's bytes are untouched and no sidecar file is left. */
+function expectRefused(path: string, type: new (...args: never[]) => Error) {
+  const before = readFileSync(path)
+  const siblings = readdirSync(dir).sort()
+  const error = thrown(() => walAt(path))
+  expect(error).toBeInstanceOf(type)
+  expect(readFileSync(path).equals(before)).toBe(true)
+  expect(readdirSync(dir).sort()).toEqual(siblings)
+  return error as Error
+}
+
+describe('options', () => {
+  it('has the documented defaults', () => {
+    const o = resolveWalOptions()
+    expect(o).toMatchObject({
+      path: resolve('./sync_engine_wal.db'),
+      maxRows: 1_000_000,
+      maxBytes: 100 * 1024 * 1024,
+    })
+    expect(o.sync).toBe('full')
+    expect(WAL_DEFAULTS.path).toBe('./sync_engine_wal.db')
+  })
+
+  it('refuses invalid options with InvalidArgumentError naming the option', () => {
+    const cases: [unknown, string][] = [
+      [{ path: '' }, 'options.path'],
+      [{ path: 42 }, 'options.path'],
+      [{ path: ':memory:' }, 'options.path'],
+      [{ maxRows: 0 }, 'options.maxRows'],
+      [{ maxRows: 1.5 }, 'options.maxRows'],
+      [{ maxRows: '10' }, 'options.maxRows'],
+      [{ maxBytes: -1 }, 'options.maxBytes'],
+      [{ maxBytes: Number.POSITIVE_INFINITY }, 'options.maxBytes'],
+      [{ sync: 'fast' }, 'options.sync'],
+      [{ busyTimeoutMs: -5 }, 'options.busyTimeoutMs'],
+      [{ clock: {} }, 'options.clock'],
+      [{ maxrows: 10 }, 'options.maxrows'],
+      [null, 'options'],
+      [[], 'options'],
+    ]
+    for (const [options, argument] of cases) {
+      const error = thrown(() => new SqliteWal(options as SqliteWalOptions))
+      expect(error, JSON.stringify(options)).toBeInstanceOf(InvalidArgumentError)
+      expect((error as InvalidArgumentError).argument).toBe(argument)
+    }
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('creates parent directories and runs WAL journal, FULL sync and an exclusive lock by default', () => {
+    const path = join(dir, 'a', 'b', 'c', 'wal.db')
+    const wal = walAt(path)
+    expect(wal.path).toBe(path)
+    expect(existsSync(path)).toBe(true)
+    expect(wal.diagnostics()).toMatchObject({
+      path,
+      journalMode: 'wal',
+      synchronous: 'full',
+      lockingMode: 'exclusive',
+      schemaVersion: 1,
+    })
+    expect(walAt(join(dir, 'normal.db'), { sync: 'normal' }).diagnostics().synchronous).toBe('normal')
+  })
+
+  it('takes enqueuedAt and savedAt from the injected clock', async () => {
+    const clock = new ManualClock(5_000)
+    const wal = walAt(join(dir, 'clock.db'), { clock })
+    const [first] = await wal.append([put('a')])
+    clock.advance(250)
+    const [second] = await wal.append([put('b')])
+    await wal.saveSnapshot('f', new Uint8Array([1]), null, 1)
+    expect([first!.enqueuedAt, second!.enqueuedAt]).toEqual([5_000, 5_250])
+    expect((await wal.peek(2)).map((r) => r.enqueuedAt)).toEqual([5_000, 5_250])
+    expect((await wal.stats()).oldestEnqueuedAt).toBe(5_000)
+    expect((await wal.loadSnapshot('f'))!.savedAt).toBe(5_250)
+  })
+})
+
+describe('persistence', () => {
+  it('keeps records, counters, seqs and snapshots across close and reopen', async () => {
+    const path = join(dir, 'persist.db')
+    const rand = prng(99)
+    const first = walAt(path)
+    const entries: WalEntry[] = []
+    for (let i = 0; i < 300; i++) {
+      const bytes = Uint8Array.from({ length: Math.floor(rand() * 2_000) }, () => Math.floor(rand() * 256))
+      const row = SyncItem.fromBytes(`p.${i}`, bytes, { version: i + 1, batchId: `b${i % 7}` })
+      entries.push(i % 10 === 9 ? { id: row.id, op: 'delete' } : { id: row.id, op: 'put', row })
+    }
+    const records = [
+      ...(await first.append(entries.slice(0, 150))),
+      ...(await first.append(entries.slice(150))),
+    ]
+    await first.ack(records[49]!.seq)
+    await first.saveSnapshot('ids', new Uint8Array([4, 5, 6]), 'f'.repeat(64), 3)
+    const before = await first.stats()
+    const peeked = await first.peek(1_000)
+    await first.close()
+    expect(first.closed).toBe(true)
+    expect(tableTotals(path)).toEqual({ rows: before.rows, bytes: before.bytes })
+
+    const second = walAt(path)
+    expect(await second.stats()).toEqual(before)
+    expect(await second.peek(1_000)).toEqual(peeked)
+    expect(await second.loadSnapshot('ids')).toMatchObject({ merkleRoot: 'f'.repeat(64), entryCount: 3 })
+    await second.ack(before.newestSeq!)
+    await second.close()
+
+    const third = walAt(path)
+    expect(await third.stats()).toMatchObject({ rows: 0, bytes: 0 })
+    const [next] = await third.append([put('after.reopen')])
+    expect(next!.seq).toBe(before.newestSeq! + 1)
+  })
+
+  it('treats an existing empty file as a new log', async () => {
+    const path = join(dir, 'empty.db')
+    writeFileSync(path, '')
+    const wal = walAt(path)
+    await wal.append([put('x')])
+    expect((await wal.stats()).rows).toBe(1)
+  })
+})
+
+describe('damaged files', () => {
+  /** A closed log with enough rows to span many pages. */
+  async function filledLog(name: string) {
+    const path = join(dir, name)
+    const wal = new SqliteWal({ path })
+    await wal.append(puts(3_000))
+    await wal.close()
+    return path
+  }
+
+  it('refuses a file that is not SQLite with CorruptDataError naming the path, and leaves it untouched', () => {
+    const path = join(dir, 'garbage.db')
+    const rand = prng(3)
+    writeFileSync(
+      path,
+      Uint8Array.from({ length: 16_384 }, () => Math.floor(rand() * 256)),
+    )
+    const error = expectRefused(path, CorruptDataError) as CorruptDataError
+    expect(error.location).toBe(path)
+    expect(error.message).toContain(path)
+  })
+
+  it('refuses a file whose header was wiped', async () => {
+    const path = await filledLog('wiped.db')
+    const bytes = readFileSync(path)
+    bytes.fill(0, 0, 100)
+    writeFileSync(path, bytes)
+    expect((expectRefused(path, CorruptDataError) as CorruptDataError).location).toBe(path)
+  })
+
+  it('refuses truncated files and leaves them untouched', async () => {
+    const path = await filledLog('truncated.db')
+    const size = readFileSync(path).length
+    for (const keep of [Math.floor(size / 2), Math.floor(size / 2) + 1234, size - 4096, 4096 + 10]) {
+      const copy = join(dir, `truncated-${keep}.db`)
+      writeFileSync(copy, readFileSync(path))
+      truncateSync(copy, keep)
+      expect((expectRefused(copy, CorruptDataError) as CorruptDataError).location, `kept ${keep}`).toBe(copy)
+    }
+  })
+
+  it('refuses a file with a damaged page', async () => {
+    const path = await filledLog('page.db')
+    const bytes = readFileSync(path)
+    const pageSize = bytes.readUInt16BE(16)
+    bytes.fill(0xff, pageSize * 3, pageSize * 3 + 64)
+    writeFileSync(path, bytes)
+    expectRefused(path, CorruptDataError)
+  })
+
+  it('reports an undecodable row as CorruptDataError naming its seq; acking past it skips it', async () => {
+    const path = join(dir, 'row.db')
+    const wal = new SqliteWal({ path })
+    const [, bad] = await wal.append(puts(3))
+    await wal.close()
+    const db = new Database(path)
+    const row = db.prepare('SELECT row FROM wal_queue WHERE seq = ?').pluck().get(bad!.seq) as Buffer
+    row[row.length - 10]! ^= 1
+    db.prepare('UPDATE wal_queue SET row = ? WHERE seq = ?').run(row, bad!.seq)
+    db.close()
+
+    const reopened = walAt(path)
+    const error = await reopened.peek(10).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(CorruptDataError)
+    expect((error as CorruptDataError).location).toBe(`${path} (seq ${bad!.seq})`)
+    expect(await reopened.peek(1)).toHaveLength(1)
+    await reopened.ack(bad!.seq)
+    expect((await reopened.peek(10)).map((r) => r.id)).toEqual(['item.2'])
+  })
+
+  it('refuses a file of a newer schema with SchemaMismatchError, and a foreign database', () => {
+    const newer = join(dir, 'newer.db')
+    new SqliteWal({ path: newer }).closeSync()
+    const db = new Database(newer)
+    db.pragma('user_version = 2')
+    db.close()
+    const error = expectRefused(newer, SchemaMismatchError) as SchemaMismatchError
+    expect([error.found, error.supported]).toEqual([2, 1])
+    expect(error.message).toContain(newer)
+
+    const foreign = join(dir, 'foreign.db')
+    const other = new Database(foreign)
+    other.exec('CREATE TABLE users (id TEXT PRIMARY KEY)')
+    other.close()
+    expect((expectRefused(foreign, InvalidArgumentError) as InvalidArgumentError).argument).toBe('path')
+  })
+})
+
+describe('ownership and lifecycle', () => {
+  it('lets one connection own a file; a second open fails with BackendUnavailableError', async () => {
+    const path = join(dir, 'owned.db')
+    const owner = walAt(path)
+    await owner.append([put('a')])
+    const error = thrown(() => walAt(path, { busyTimeoutMs: 20 }))
+    expect(error).toBeInstanceOf(BackendUnavailableError)
+    expect((error as Error).message).toContain(path)
+    await owner.append([put('b')])
+    await owner.close()
+    expect((await walAt(path).stats()).rows).toBe(2)
+  })
+
+  it('refuses every operation once closed', async () => {
+    const wal = walAt(join(dir, 'closed.db'))
+    await wal.append([put('a')])
+    await wal.close()
+    for (const call of [
+      () => wal.append([put('b')]),
+      () => wal.peek(1),
+      () => wal.ack(1),
+      () => wal.stats(),
+      () => wal.saveSnapshot('f', new Uint8Array(), null, 0),
+      () => wal.loadSnapshot('f'),
+    ]) {
+      await expect(call()).rejects.toBeInstanceOf(BackendUnavailableError)
+    }
+    expect(() => wal.appendSync([])).toThrow(BackendUnavailableError)
+    expect(wal.pressure()).toBeGreaterThan(0)
+  })
+
+  it('reports the totals of a refused append in WalFullError', async () => {
+    const wal = walAt(join(dir, 'full.db'), { maxRows: 4 })
+    await wal.append(puts(3))
+    const { bytes } = await wal.stats()
+    const error = (await wal.append(puts(2, 'more')).catch((e: unknown) => e)) as WalFullError
+    expect(error).toBeInstanceOf(WalFullError)
+    expect(error).toMatchObject({ rows: 5, maxRows: 4, maxBytes: WAL_DEFAULTS.maxBytes })
+    expect(error.bytes).toBeGreaterThan(bytes)
+  })
+
+  it('sync and async forms are the same operations', async () => {
+    const wal = walAt(join(dir, 'forms.db'))
+    const [a] = wal.appendSync([put('a')])
+    const [b] = await wal.append([put('b')])
+    expect(wal.peekSync(10).map((r) => r.seq)).toEqual([a!.seq, b!.seq])
+    expect(wal.statsSync()).toEqual(await wal.stats())
+    expect(wal.ackSync(a!.seq)).toBe(1)
+    wal.saveSnapshotSync('f', new Uint8Array([7]), null, 1)
+    expect(Array.from(wal.loadSnapshotSync('f')!.bytes)).toEqual([7])
+  })
+})
