@@ -19,6 +19,11 @@ export interface PutOutcome {
   readonly status: PutStatus
   /** Why a row was rejected (or why it was stale). */
   readonly reason?: string
+  /**
+   * For a `written` row: true when the id did not exist before (an insert), false for an update.
+   * L3 stores report it so the engine's existence filter holds exactly one fingerprint per stored id.
+   */
+  readonly created?: boolean
 }
 
 /** A batched read: the items found, plus ids whose stored value was unreadable. */
