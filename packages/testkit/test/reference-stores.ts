@@ -54,9 +54,10 @@ function put(rows: Map<string, SyncItem>, list: readonly ItemRecord[]): PutOutco
   return list.map((row) => {
     const problem = checkId(row.id) ?? checkState(row.state)
     if (problem) return { id: row.id, status: 'rejected', reason: problem.message }
-    if (!isNewer(row, rows.get(row.id))) return { id: row.id, status: 'stale' }
+    const stored = rows.get(row.id)
+    if (!isNewer(row, stored)) return { id: row.id, status: 'stale' }
     rows.set(row.id, SyncItem.fromRecord(row))
-    return { id: row.id, status: 'written' }
+    return { id: row.id, status: 'written', created: stored === undefined }
   })
 }
 

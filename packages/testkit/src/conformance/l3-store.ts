@@ -58,8 +58,8 @@ export function describeL3Store(name: string, harness: L3StoreHarness): void {
       const b = binaryItem('blob.1')
       const outcomes = await store.putBatch([a, b])
       expect(outcomes).toEqual([
-        { id: 'user.alice', status: 'written' },
-        { id: 'blob.1', status: 'written' },
+        { id: 'user.alice', status: 'written', created: true },
+        { id: 'blob.1', status: 'written', created: true },
       ])
       expect(sameItem(await store.get('user.alice'), a)).toBe(true)
       const blob = await store.get('blob.1')
@@ -81,9 +81,8 @@ export function describeL3Store(name: string, harness: L3StoreHarness): void {
           ?.status,
       ).toBe('stale')
       expect(
-        (await store.putBatch([jsonItem('doc', { v: 'new-ts' }, { version: 2, updatedAt: 3000 })]))[0]
-          ?.status,
-      ).toBe('written')
+        (await store.putBatch([jsonItem('doc', { v: 'new-ts' }, { version: 2, updatedAt: 3000 })]))[0],
+      ).toEqual({ id: 'doc', status: 'written', created: false })
       expect((await store.get('doc'))?.json()).toEqual({ v: 'new-ts' })
       expect(
         (await store.putBatch([jsonItem('doc', { v: 3 }, { version: 3, updatedAt: 1 })]))[0]?.status,
