@@ -1,0 +1,107 @@
+import type { MerkleNode, MerkleNodeChanges, MerkleNodeStore } from '@sync-engine/core'
+import { parentPath, ROOT_PATH, type SyncMerkleNodeStore } from '@sync-engine/merkle'
+import { type Connection, valuesList } from './connection.js'
+import { MERKLE_TABLE } from './schema.js'
+
+/** Nodes per multi-row upsert (6 parameters each). */
+const NODES_PER_STATEMENT = 2000
+const NODE_WIDTH = 6
+
+const SELECT_NODES = `SELECT path, merkle_hash AS hash, is_leaf AS leaf, object_count AS count FROM ${MERKLE_TABLE}
+  WHERE path IN (SELECT value FROM json_each(?))`
+const SELECT_CHILDREN = `SELECT parent_path AS parent, path, merkle_hash AS hash FROM ${MERKLE_TABLE}
+  WHERE parent_path IN (SELECT value FROM json_each(?))`
+const DELETE_NODES = `DELETE FROM ${MERKLE_TABLE} WHERE path IN (SELECT value FROM json_each(?))`
+const upsertNodes = (n: number) =>
+  `INSERT INTO ${MERKLE_TABLE} (path, parent_path, merkle_hash, object_count, is_leaf, updated_at)
+  VALUES ${valuesList('(?, ?, ?, ?, ?, ?)', n)}
+  ON CONFLICT(path) DO UPDATE SET merkle_hash = excluded.merkle_hash, object_count = excluded.object_count,
+  is_leaf = excluded.is_leaf, updated_at = excluded.updated_at`
+
+interface NodeRow {
+  path: string
+  hash: string
+  leaf: number
+  count: number
+}
+
+interface ChildRow {
+  parent: string
+  path: string
+  hash: string
+}
+
+/**
+ * The Merkle tree's nodes in the `merkle_nodes` table (SPEC §5.2): `path` (BINARY collation, up to
+ * 256 bytes: an id plus the `.` of a leaf slot), `parent_path` (NULL for the root; indexed),
+ * `merkle_hash`, `object_count`, `is_leaf`, `updated_at`. Every call is one statement over a JSON list
+ * of paths (`json_each`), so a batch needs no chunking and no parameter limit applies.
+ *
+ * The synchronous methods are what `SqliteL3Store` drives `applyMerkleBatchSync` with, inside the
+ * transaction of the rows. The async `MerkleNodeStore` methods are for readers (and a repair tool):
+ * each runs on its own, `writeNodes` in its own write transaction.
+ */
+export class SqliteMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeStore {
+  readonly #connection: () => Connection
+
+  /** `connection` returns the open connection, or throws when the store is not connected. */
+  constructor(connection: () => Connection) {
+    this.#connection = connection
+  }
+
+  getNodesSync(paths: readonly string[]): Map<string, MerkleNode> {
+    const out = new Map<string, MerkleNode>()
+    if (paths.length === 0) return out
+    const rows = this.#connection().statement(SELECT_NODES).all(JSON.stringify(paths)) as NodeRow[]
+    for (const r of rows) out.set(r.path, { path: r.path, hash: r.hash, leaf: r.leaf === 1, count: r.count })
+    return out
+  }
+
+  getChildrenSync(parents: readonly string[]): Map<string, ReadonlyMap<string, string>> {
+    const out = new Map<string, Map<string, string>>()
+    if (parents.length === 0) return out
+    for (const parent of parents) out.set(parent, new Map())
+    const rows = this.#connection().statement(SELECT_CHILDREN).all(JSON.stringify(parents)) as ChildRow[]
+    for (const r of rows) {
+      const segment = r.parent === ROOT_PATH ? r.path : r.path.slice(r.parent.length + 1)
+      out.get(r.parent)!.set(segment, r.hash)
+    }
+    return out
+  }
+
+  writeNodesSync(changes: MerkleNodeChanges): void {
+    const connection = this.#connection()
+    if (changes.delete.length > 0) connection.statement(DELETE_NODES).run(JSON.stringify(changes.delete))
+    if (changes.upsert.length === 0) return
+    const now = Date.now()
+    const rows = changes.upsert.map((n) => [
+      n.path,
+      n.path === ROOT_PATH ? null : parentPath(n.path),
+      n.hash,
+      n.count,
+      n.leaf ? 1 : 0,
+      now,
+    ])
+    connection.chunked('merkle-upsert', rows, NODE_WIDTH, NODES_PER_STATEMENT, upsertNodes)
+  }
+
+  /** Removes every node (inside the caller's transaction). */
+  clearSync(): void {
+    this.#connection().statement(`DELETE FROM ${MERKLE_TABLE}`).run()
+  }
+
+  async getNodes(paths: readonly string[]): Promise<Map<string, MerkleNode>> {
+    const connection = this.#connection()
+    return connection.read(() => this.getNodesSync(paths))
+  }
+
+  async getChildren(parents: readonly string[]): Promise<Map<string, ReadonlyMap<string, string>>> {
+    const connection = this.#connection()
+    return connection.read(() => this.getChildrenSync(parents))
+  }
+
+  async writeNodes(changes: MerkleNodeChanges): Promise<void> {
+    const connection = this.#connection()
+    connection.write(() => this.writeNodesSync(changes))
+  }
+}
