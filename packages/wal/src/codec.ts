@@ -40,7 +40,6 @@ const KNOWN_FLAGS = 15
 const HASH_AT = 18
 const STRINGS_AT = 50
 const MAX_STRING_BYTES = 0xffff
-const HEX_HASH = /^[0-9a-f]{64}$/
 
 const CRC_TABLE = new Int32Array(256)
 for (let n = 0; n < 256; n++) {
@@ -78,6 +77,29 @@ function checkInteger(where: string, field: string, value: unknown, min: number)
   return value
 }
 
+const HEX_DIGIT = new Int8Array(128).fill(-1)
+for (let i = 0; i < 16; i++) HEX_DIGIT['0123456789abcdef'.charCodeAt(i)] = i
+const hexDigit = (hex: string, i: number) => {
+  const c = hex.charCodeAt(i)
+  return c < 128 ? HEX_DIGIT[c]! : -1
+}
+
+/** Writes 64 lower-case hex digits as 32 raw bytes; false (and a partial write) for anything else. */
+function writeHash(buf: Buffer, at: number, hex: unknown): boolean {
+  if (typeof hex !== 'string' || hex.length !== 64) return false
+  for (let i = 0; i < 32; i++) {
+    const hi = hexDigit(hex, 2 * i)
+    const lo = hexDigit(hex, 2 * i + 1)
+    if ((hi | lo) < 0) return false
+    buf[at + i] = (hi << 4) | lo
+  }
+  return true
+}
+
+// Byte lengths of the optional strings of the record being encoded (-1 = absent). encodeRow is
+// synchronous and not re-entrant, so one scratch array serves every call without allocating.
+const optionalBytes = new Int32Array(OPTIONAL_FIELDS.length)
+
 /**
  * Validates `record` and encodes it. `where` names the record in error messages
  * (`entries[3].row`); every problem is an `InvalidArgumentError` (or core's id/state/size error).
@@ -88,7 +110,7 @@ export function encodeRow(record: ItemRecord, where: string): Buffer {
   }
   const version = checkInteger(where, 'version', record.version, 1)
   const updatedAt = checkInteger(where, 'updatedAt', record.updatedAt, 0)
-  const { content, contentType, contentHash } = record
+  const { content, contentType } = record
   if (contentType !== 'json' && contentType !== 'binary') {
     invalid(where, 'contentType', `must be 'json' or 'binary', got '${String(contentType)}'`)
   }
@@ -96,32 +118,35 @@ export function encodeRow(record: ItemRecord, where: string): Buffer {
   if (content.byteLength > MAX_PAYLOAD_BYTES) {
     throw new PayloadTooLargeError(content.byteLength, MAX_PAYLOAD_BYTES, record.id)
   }
-  if (typeof contentHash !== 'string' || !HEX_HASH.test(contentHash)) {
-    invalid(where, 'contentHash', 'must be 64 lower-case hex digits (SHA-256)')
-  }
   const state = validateState(record.state)
   const stateBytes = Buffer.byteLength(state)
 
   let flags = contentType === 'json' ? FLAG_JSON : 0
   let size = STRINGS_AT + 2 + stateBytes + 4 + content.byteLength + 4
-  const optional: [string, number][] = []
-  for (const [field, flag] of OPTIONAL_FIELDS) {
+  for (let k = 0; k < OPTIONAL_FIELDS.length; k++) {
+    const [field, flag] = OPTIONAL_FIELDS[k]!
     const value = record[field]
-    if (value === undefined) continue
-    const bytes = checkString(where, field, value)
-    flags |= flag
-    size += 2 + bytes
-    optional.push([value, bytes])
+    const bytes = value === undefined ? -1 : checkString(where, field, value)
+    optionalBytes[k] = bytes
+    if (bytes >= 0) {
+      flags |= flag
+      size += 2 + bytes
+    }
   }
 
   const buf = Buffer.allocUnsafe(size)
+  if (!writeHash(buf, HASH_AT, record.contentHash)) {
+    invalid(where, 'contentHash', 'must be 64 lower-case hex digits (SHA-256)')
+  }
   buf[0] = ROW_FORMAT
   buf[1] = flags
   buf.writeDoubleLE(version, 2)
   buf.writeDoubleLE(updatedAt, 10)
-  buf.write(contentHash, HASH_AT, 32, 'hex')
   let at = writeString(buf, STRINGS_AT, state, stateBytes)
-  for (const [value, bytes] of optional) at = writeString(buf, at, value, bytes)
+  for (let k = 0; k < OPTIONAL_FIELDS.length; k++) {
+    const bytes = optionalBytes[k]!
+    if (bytes >= 0) at = writeString(buf, at, record[OPTIONAL_FIELDS[k]![0]]!, bytes)
+  }
   buf.writeUInt32LE(content.byteLength, at)
   buf.set(content, at + 4)
   at += 4 + content.byteLength
@@ -180,7 +205,10 @@ export function decodeRow(row: Uint8Array, id: string, location: string): ItemRe
     }
     const r = new Reader(buf, STRINGS_AT, end)
     const state = r.string()
-    const [trace, home, batch] = OPTIONAL_FIELDS.map(([, flag]) => (flags & flag ? r.string() : undefined))
+    const optional = (flag: number) => (flags & flag ? r.string() : undefined)
+    const traceParent = optional(OPTIONAL_FIELDS[0][1])
+    const homeInstanceId = optional(OPTIONAL_FIELDS[1][1])
+    const batchId = optional(OPTIONAL_FIELDS[2][1])
     const length = buf.readUInt32LE(r.take(4))
     const start = r.take(length)
     if (r.at !== end) throw new RangeError(`${end - r.at} unexpected bytes after the content`)
@@ -192,9 +220,9 @@ export function decodeRow(row: Uint8Array, id: string, location: string): ItemRe
       content: new Uint8Array(buf.buffer, buf.byteOffset + start, length),
       contentHash: buf.toString('hex', HASH_AT, HASH_AT + 32),
       state,
-      traceParent: trace,
-      homeInstanceId: home,
-      batchId: batch,
+      traceParent,
+      homeInstanceId,
+      batchId,
     }
   } catch (error) {
     throw new CorruptDataError(location, `undecodable row: ${(error as Error).message}`, { cause: error })

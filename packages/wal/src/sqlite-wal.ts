@@ -185,19 +185,38 @@ function openWritable(o: ResolvedWalOptions): Db {
   }
 }
 
+/** Rows per multi-row INSERT: one statement step per chunk instead of per row. */
+const INSERT_CHUNK = 64
+
 function prepare(db: Db) {
-  const insert = db.prepare<[string, WalOp, Buffer | null, number, number]>(
-    'INSERT INTO wal_queue (id, op, row, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?)',
-  )
+  const insertSql = (rows: number) =>
+    `INSERT INTO wal_queue (id, op, row, bytes, enqueued_at) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}`
+  const insertOne = db.prepare(insertSql(1))
+  const insertChunk = db.prepare(insertSql(INSERT_CHUNK))
   const totalsUpTo = db.prepare<[number], Totals>(
     'SELECT count(*) AS rows, coalesce(sum(bytes), 0) AS bytes FROM wal_queue WHERE seq <= ?',
   )
   const deleteUpTo = db.prepare<[number]>('DELETE FROM wal_queue WHERE seq <= ?')
+  const params: unknown[] = []
   return {
-    /** One transaction for the whole group; resolves the seq of every row. */
-    insertAll: db.transaction((rows: readonly EncodedEntry[], enqueuedAt: number) =>
-      rows.map((r) => Number(insert.run(r.id, r.op, r.row, r.bytes, enqueuedAt).lastInsertRowid)),
-    ),
+    /**
+     * One transaction for the whole group; returns the seq of its last row. The file has one
+     * writer (the exclusive lock), so AUTOINCREMENT gives the group consecutive seqs.
+     */
+    insertAll: db.transaction((rows: readonly EncodedEntry[], enqueuedAt: number): number => {
+      let lastSeq = 0
+      for (let start = 0; start < rows.length; ) {
+        const count = rows.length - start >= INSERT_CHUNK ? INSERT_CHUNK : 1
+        params.length = 0
+        for (let i = start; i < start + count; i++) {
+          const r = rows[i]!
+          params.push(r.id, r.op, r.row, r.bytes, enqueuedAt)
+        }
+        lastSeq = Number((count === 1 ? insertOne : insertChunk).run(params).lastInsertRowid)
+        start += count
+      }
+      return lastSeq
+    }),
     /** Deletes rows up to a seq and reports what they counted, in one transaction. */
     removeUpTo: db.transaction((uptoSeq: number): Totals => {
       const removed = totalsUpTo.get(uptoSeq)!
@@ -352,12 +371,13 @@ export class SqliteWal implements WriteAheadLog {
         throw new WalFullError(rows, bytes, this.maxRows, this.maxBytes)
       }
       const enqueuedAt = this.#clock.now()
-      const seqs = this.#sql.insertAll(encoded, enqueuedAt)
+      const firstSeq = this.#sql.insertAll(encoded, enqueuedAt) - encoded.length + 1
       this.#rows = rows
       this.#bytes = bytes
       return entries.map((entry, i): WalRecord => {
-        const base = { seq: seqs[i]!, id: entry.id, op: entry.op, enqueuedAt }
-        return entry.row === undefined ? base : { ...base, row: entry.row }
+        const seq = firstSeq + i
+        const { id, op, row } = entry
+        return row === undefined ? { seq, id, op, enqueuedAt } : { seq, id, op, row, enqueuedAt }
       })
     })
   }
@@ -366,12 +386,12 @@ export class SqliteWal implements WriteAheadLog {
   peekSync(limit: number): WalRecord[] {
     checkCount('limit', limit)
     return this.#use('peek', () =>
-      this.#sql.peek.all(limit).map((r): WalRecord => {
-        const base = { seq: r.seq, id: r.id, op: r.op as WalOp, enqueuedAt: r.enqueuedAt }
-        const location = `${this.path} (seq ${r.seq})`
-        if (r.op === 'put' && r.row !== null) return { ...base, row: decodeRow(r.row, r.id, location) }
-        if (r.op === 'delete' && r.row === null) return base
-        throw new CorruptDataError(location, `op '${r.op}' with ${r.row === null ? 'no' : 'a'} row`)
+      this.#sql.peek.all(limit).map(({ seq, id, op, row, enqueuedAt }): WalRecord => {
+        const location = `${this.path} (seq ${seq})`
+        if (op === 'put' && row !== null)
+          return { seq, id, op, row: decodeRow(row, id, location), enqueuedAt }
+        if (op === 'delete' && row === null) return { seq, id, op, enqueuedAt }
+        throw new CorruptDataError(location, `op '${op}' with ${row === null ? 'no' : 'a'} row`)
       }),
     )
   }

@@ -314,6 +314,14 @@ describe('ownership and lifecycle', () => {
     expect(error.bytes).toBeGreaterThan(bytes)
   })
 
+  it('returns the stored seqs for groups of every size around the multi-row insert chunk', () => {
+    const wal = walAt(join(dir, 'chunks.db'))
+    const appended = [1, 63, 64, 65, 129, 200].flatMap((n) => wal.appendSync(puts(n, `g${n}`)))
+    const stored = wal.peekSync(1_000)
+    expect(stored.map((r) => [r.seq, r.id])).toEqual(appended.map((r) => [r.seq, r.id]))
+    expect(new Set(stored.map((r) => r.seq)).size).toBe(stored.length)
+  })
+
   it('sync and async forms are the same operations', async () => {
     const wal = walAt(join(dir, 'forms.db'))
     const [a] = wal.appendSync([put('a')])
