@@ -1,0 +1,1599 @@
+import { EventEmitter } from 'node:events'
+import {
+  BackpressureError,
+  type ChangeEntry,
+  type ChangePublisher,
+  CorruptDataError,
+  EngineNotReadyError,
+  EngineStoppedError,
+  InvalidArgumentError,
+  InvalidConfigError,
+  type ItemRecord,
+  type L1Cache,
+  type L2Store,
+  type L3Store,
+  type Logger,
+  METRIC,
+  type MerkleNode,
+  type PageOptions,
+  PayloadTooLargeError,
+  type PressureLevel,
+  type PutOutcome,
+  pressureLevel,
+  pressureRank,
+  redactUrl,
+  resolveSubmitOptions,
+  type SubmitOptions,
+  SyncItem,
+  validateId,
+  validateState,
+  type WalEntry,
+  type WriteAheadLog,
+} from '@sync-engine/core'
+import { diff, type MerkleDiff, type MerkleDiffSource, merkleRootOf } from '@sync-engine/merkle'
+import { type Backends, createBackends } from './backends.js'
+import { type ResolvedConfig, resolveConfig, type SyncEngineConfig } from './config.js'
+import { FilterManager, type FilterTrust, type WarmUpProgress, type WarmUpReport } from './filter-manager.js'
+import { EngineMetrics, HOT_GET, HOT_SUBMIT } from './metrics.js'
+import { diffSource, mirrorPaths, repairL2FromL3 } from './mirror.js'
+import {
+  type BulkEntry,
+  type DeleteEntry,
+  deferred,
+  type Entry,
+  entryBytes,
+  type PutEntry,
+  type StateEntry,
+  WriteQueue,
+} from './pipeline.js'
+
+/** Lifecycle states (SPEC §8). */
+export type EngineState =
+  | 'Created'
+  | 'Connecting'
+  | 'DrainingWal'
+  | 'SyncingRedis'
+  | 'WarmingUp'
+  | 'Ready'
+  | 'ShuttingDown'
+  | 'Stopped'
+
+/** Where an item stands (SPEC §4 read path). */
+export interface ItemStatus {
+  readonly id: string
+  /** `Pending`: a write or delete of it is still in the pipeline; `Synced`: durable where configured. */
+  readonly status: 'Synced' | 'Pending' | 'Missing'
+  readonly inL1: boolean
+  readonly inL2: boolean
+  readonly inL3: boolean
+}
+
+export interface FlushReport {
+  readonly reason: string
+  readonly items: number
+  readonly puts: number
+  readonly deletes: number
+  readonly stateChanges: number
+  readonly bulkOps: number
+  readonly l3Written: number
+  readonly l3Stale: number
+  readonly l3Rejected: number
+  readonly l2Written: number
+  readonly l2Errors: number
+  readonly walFallback: number
+  readonly cdcEntries: number
+  readonly durationMs: number
+}
+
+export interface StartReport {
+  readonly durationMs: number
+  readonly phases: Readonly<Record<string, number>>
+  readonly walReplayed: number
+  readonly filter: 'restored' | 'stale' | 'none' | 'disabled'
+  readonly l2: 'connected' | 'unavailable' | 'none'
+  readonly l2Repaired: number
+}
+
+export interface ShutdownReport {
+  readonly durationMs: number
+  readonly flushed: number
+  readonly walPending: number
+  readonly filterSnapshot: { bytes: number; entries: number } | undefined
+}
+
+export interface TierHealth {
+  readonly configured: boolean
+  readonly ok: boolean
+  readonly latencyMs?: number
+  readonly error?: string
+  readonly details?: Readonly<Record<string, unknown>>
+}
+
+export interface EngineHealth {
+  readonly state: EngineState
+  readonly acceptingWrites: boolean
+  readonly pressure: number
+  readonly level: PressureLevel
+  readonly l1: { items: number; bytes: number; maxBytes: number; pressure: number }
+  readonly l2: TierHealth
+  readonly l3: TierHealth
+  readonly wal: { rows: number; bytes: number; pressure: number }
+  readonly pipeline: { items: number; bytes: number }
+  readonly filter: { trust: FilterTrust; entries: number; warming: boolean }
+}
+
+export interface DeadLetter {
+  readonly id: string
+  readonly reason: string
+  readonly at: number
+}
+
+type Events = {
+  state: [EngineState]
+  flush: [FlushReport]
+  warmup: [WarmUpProgress]
+  trust: [FilterTrust, string]
+}
+
+const RESOLVED = Promise.resolve()
+const READABLE: ReadonlySet<EngineState> = new Set(['Ready', 'ShuttingDown'])
+const MAX_DEAD_LETTERS = 10_000
+const WAL_DRAIN_BATCH = 2000
+
+const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+const emptyReport = (reason: string): FlushReport => ({
+  reason,
+  items: 0,
+  puts: 0,
+  deletes: 0,
+  stateChanges: 0,
+  bulkOps: 0,
+  l3Written: 0,
+  l3Stale: 0,
+  l3Rejected: 0,
+  l2Written: 0,
+  l2Errors: 0,
+  walFallback: 0,
+  cdcEntries: 0,
+  durationMs: 0,
+})
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/**
+ * The coordinator (SPEC §1, §4, §8): an L1 memory tier, an optional L2 (Redis) and an L3 ground truth
+ * (MySQL/MariaDB or SQLite), tied together by a batched write pipeline, a WAL, a Merkle tree mirrored
+ * from L3 to L2, a cuckoo filter and a change stream. Its timers are its own and unref'd: there is no
+ * loop to run, and after `shutdown()` the process can exit by itself.
+ */
+export class SyncEngine extends EventEmitter<Events> {
+  readonly config: ResolvedConfig
+  readonly logger: Logger
+  readonly metrics: EngineMetrics
+  #state: EngineState = 'Created'
+  #backends: Backends | undefined
+  #wal: WriteAheadLog | undefined
+  #filter: FilterManager
+  readonly #queue = new WriteQueue()
+  #flushChain: Promise<unknown> = RESOLVED
+  #flushScheduled = false
+  #ageTimer: NodeJS.Timeout | undefined
+  #snapshotTimer: NodeJS.Timeout | undefined
+  #walTimer: NodeJS.Timeout | undefined
+  #walPressure = 0
+  #walRows = 0
+  /** WAL sequences not yet committed to L3, in order; acknowledged as a prefix. */
+  readonly #walOutstanding: number[] = []
+  readonly #walDone = new Set<number>()
+  /** WAL records of `local` writes whose id still has a write in the pipeline, by id. */
+  readonly #walSeqsById = new Map<string, number[]>()
+  #localBatch: PutEntry[] = []
+  #localWaiters: { resolve(): void; reject(e: unknown): void }[] = []
+  /** Per-id epoch of its latest enqueued mutation, so a slow read never promotes a value older than it. */
+  #epoch = 0
+  readonly #writtenAt = new Map<string, number>()
+  #epochFloor = 0
+  readonly #inflightGets = new Map<string, Promise<SyncItem>>()
+  readonly #deadLetters: DeadLetter[] = []
+  #l2Healthy = false
+  #l3Healthy = false
+  #startPromise: Promise<StartReport> | undefined
+  #shutdownPromise: Promise<ShutdownReport> | undefined
+  #flushedTotal = 0
+
+  constructor(config: SyncEngineConfig = {}) {
+    super()
+    this.config = resolveConfig(config)
+    this.logger = this.config.logger
+    this.metrics = new EngineMetrics(this.config.meterProvider)
+    this.#filter = new FilterManager(this.config.filter, this.logger)
+    this.#filter.on('progress', (p) => this.emit('warmup', p))
+    this.#filter.on('trust', (t, reason) => this.emit('trust', t, reason))
+    this.logger.info(
+      { node_id: this.config.instanceId, initial_capacity: this.config.filter.initialCapacity },
+      'Creating expandable cuckoo filter manager',
+    )
+  }
+
+  get state(): EngineState {
+    return this.#state
+  }
+
+  #setState(state: EngineState): void {
+    this.#state = state
+    this.emit('state', state)
+  }
+
+  // ── lifecycle ─────────────────────────────────────────────────────────────────────────────────
+
+  /** Connects every tier, replays the WAL, restores the filter and repairs L2 (SPEC §8). Once only. */
+  start(): Promise<StartReport> {
+    if (this.#state === 'Stopped' || this.#state === 'ShuttingDown') {
+      return Promise.reject(new EngineStoppedError(this.#state, 'start (create a new engine)'))
+    }
+    if (this.#startPromise) {
+      return Promise.reject(
+        new InvalidArgumentError('start', `start() was already called (state: ${this.#state})`),
+      )
+    }
+    this.#startPromise = this.#start()
+    return this.#startPromise
+  }
+
+  async #start(): Promise<StartReport> {
+    const started = performance.now()
+    const phases: Record<string, number> = {}
+    const phase = async <T>(name: string, work: () => Promise<T> | T): Promise<T> => {
+      const t = performance.now()
+      try {
+        return await work()
+      } finally {
+        phases[name] = (performance.now() - t) / 1000
+        this.metrics.record(METRIC.startupSeconds, phases[name], { phase: name })
+      }
+    }
+    this.metrics.register(this.#gauges())
+    this.#setState('Connecting')
+    this.logger.info('Starting sync engine')
+    try {
+      const backends = await createBackends(this.config, this.logger)
+      this.#backends = backends
+      const walOptions = this.config.wal as { path?: string; maxRows?: number; maxBytes?: number }
+      this.logger.info(
+        { path: walOptions.path, max_items: walOptions.maxRows, max_bytes: walOptions.maxBytes },
+        'Initializing write-ahead log',
+      )
+      this.#wal = await phase('wal_init', () => backends.openWal())
+      await this.#refreshWalStats()
+
+      let root: string | null = null
+      const l3 = backends.l3
+      if (l3) {
+        const sql = this.config.sql as { url?: string }
+        this.logger.info(
+          { url: sql.url ? redactUrl(sql.url) : backends.l3Name },
+          'Connecting to SQL (L3 - ground truth)...',
+        )
+        await phase('sql_connect', () => l3.connect())
+        this.#l3Healthy = true
+        root = await l3.merkleRoot()
+        this.logger.info({ root }, 'SQL (L3) connected; merkle root (ground truth)')
+      }
+
+      this.#setState('DrainingWal')
+      const walReplayed = l3 ? await phase('wal_drain', () => this.#drainWal('startup')) : 0
+
+      let filter: StartReport['filter'] = 'disabled'
+      if (l3) {
+        filter = await phase('cf_restore', () => this.#filter.restore(this.#wal!, root))
+        if (filter !== 'restored')
+          this.logger.info('No matching L3 filter snapshot - filter will be built on warm-up')
+      }
+
+      this.#setState('SyncingRedis')
+      let l2State: StartReport['l2'] = 'none'
+      let l2Repaired = 0
+      const l2 = backends.l2
+      if (l2) {
+        const redis = this.config.redis as { url?: string; prefix?: string }
+        this.logger.info(
+          { url: redis.url ? redactUrl(redis.url) : backends.l2Name, prefix: redis.prefix },
+          'Connecting to Redis (L2 - cache)...',
+        )
+        try {
+          await phase('redis_connect', () => l2.connect())
+          this.#l2Healthy = true
+          l2State = 'connected'
+          if (l3 && this.config.merkle.enabled) {
+            const repaired = await phase('redis_sync', () => repairL2FromL3(l3, l2))
+            l2Repaired = repaired.divergent.length + repaired.localOnly.length + repaired.remoteOnly.length
+            this.logger.info(
+              { repaired: l2Repaired },
+              l2Repaired
+                ? 'Redis repaired from L3 where Merkle branches differed'
+                : 'Redis merkle tree agrees with L3',
+            )
+          }
+        } catch (error) {
+          l2State = 'unavailable'
+          this.logger.warn(
+            { error: (error as Error).message },
+            'Redis (L2) unavailable at start; running without L2',
+          )
+        }
+      }
+
+      this.#setState('WarmingUp')
+      if (l3 && filter !== 'restored') this.#backgroundWarmUp()
+      this.#startTimers()
+      const durationMs = performance.now() - started
+      this.metrics.record(METRIC.startupTotalSeconds, durationMs / 1000)
+      this.#setState('Ready')
+      this.logger.info(
+        { has_sql: Boolean(l3), has_redis: l2State === 'connected', ms: Math.round(durationMs) },
+        'Sync engine ready',
+      )
+      return { durationMs, phases, walReplayed, filter, l2: l2State, l2Repaired }
+    } catch (error) {
+      this.logger.error({ error: (error as Error).message }, 'Start failed')
+      await this.#closeBackends()
+      this.#setState('Stopped')
+      throw error
+    }
+  }
+
+  #backgroundWarmUp(): void {
+    const l3 = this.#backends?.l3
+    if (!l3) return
+    this.#filter.warmUp(l3).catch((error: unknown) => {
+      this.logger.warn(
+        { error: (error as Error).message },
+        'Filter warm-up failed; the filter stays untrusted',
+      )
+    })
+  }
+
+  #startTimers(): void {
+    const { snapshotIntervalMs } = this.config.filter
+    if (snapshotIntervalMs > 0 && this.#backends?.l3) {
+      this.#snapshotTimer = setInterval(() => {
+        if (this.#filter.insertsSinceSnapshot > 0) void this.#snapshotFilter('interval')
+      }, snapshotIntervalMs)
+      this.#snapshotTimer.unref()
+    }
+  }
+
+  /**
+   * Stops accepting writes, flushes everything, drains the WAL where L3 answers, saves the filter
+   * snapshot and closes every connection and timer. Safe to call more than once.
+   */
+  shutdown(): Promise<ShutdownReport> {
+    this.#shutdownPromise ??= this.#shutdown()
+    return this.#shutdownPromise
+  }
+
+  async #shutdown(): Promise<ShutdownReport> {
+    const started = performance.now()
+    if (this.#startPromise) await this.#startPromise.catch(() => undefined)
+    if (this.#state === 'Stopped' || this.#state === 'Created') {
+      this.#setState('Stopped')
+      return { durationMs: 0, flushed: 0, walPending: 0, filterSnapshot: undefined }
+    }
+    this.#setState('ShuttingDown')
+    this.logger.info('Initiating sync engine shutdown...')
+    clearTimeout(this.#ageTimer)
+    clearInterval(this.#snapshotTimer)
+    clearTimeout(this.#walTimer)
+    const before = this.#flushedTotal
+    await this.#flushLocalLog()
+    while (!this.#queue.empty) await this.flush('shutdown')
+    await this.#flushChain
+    if (this.#walRows > 0 && this.#backends?.l3) await this.#drainWal('shutdown').catch(() => 0)
+    const filterSnapshot = await this.#snapshotFilter('shutdown')
+    await this.#refreshWalStats()
+    const walPending = this.#walRows
+    await this.#closeBackends()
+    this.#setState('Stopped')
+    this.logger.info('Sync engine shutdown complete')
+    return {
+      durationMs: performance.now() - started,
+      flushed: this.#flushedTotal - before,
+      walPending,
+      filterSnapshot,
+    }
+  }
+
+  async #closeBackends(): Promise<void> {
+    const b = this.#backends
+    const closing: Promise<unknown>[] = []
+    if (b?.l2) closing.push(b.l2.close())
+    if (b?.l3) closing.push(b.l3.close())
+    if (this.#wal) closing.push(this.#wal.close())
+    const results = await Promise.allSettled(closing)
+    for (const r of results)
+      if (r.status === 'rejected')
+        this.logger.warn({ error: String(r.reason) }, 'Error while closing a backend')
+    this.#l2Healthy = false
+    this.#l3Healthy = false
+  }
+
+  #assertWritable(operation: string): void {
+    if (this.#state === 'Ready') return
+    if (this.#state === 'ShuttingDown' || this.#state === 'Stopped')
+      throw new EngineStoppedError(this.#state, operation)
+    throw new EngineNotReadyError(this.#state, operation)
+  }
+
+  #assertReadable(operation: string): void {
+    if (READABLE.has(this.#state)) return
+    if (this.#state === 'Stopped') throw new EngineStoppedError(this.#state, operation)
+    throw new EngineNotReadyError(this.#state, operation)
+  }
+
+  get #l1(): L1Cache {
+    return this.#backends!.l1
+  }
+
+  get #l2(): L2Store | undefined {
+    return this.#l2Healthy ? this.#backends?.l2 : undefined
+  }
+
+  get #l3(): L3Store | undefined {
+    return this.#backends?.l3
+  }
+
+  // ── writes ────────────────────────────────────────────────────────────────────────────────────
+
+  /** Pressure = max(L1 bytes / max, pipeline bytes / limit, WAL fill) (SPEC §9). */
+  pressure(): number {
+    const l1 = this.#backends ? this.#l1.pressure() : 0
+    const pipeline = this.#queue.bytes / (this.config.batch.maxBytes * 64)
+    return Math.max(l1, pipeline, this.#walPressure)
+  }
+
+  pressureLevel(): PressureLevel {
+    return pressureLevel(this.pressure(), this.config.backpressure)
+  }
+
+  /**
+   * Writes an item: validated, into L1, queued for the next flush; resolves per its durability
+   * (`memory`: now; `local`: once in the WAL; `ground-truth`: once L3 committed it).
+   */
+  submit(item: SyncItem, options?: SubmitOptions): Promise<void> {
+    try {
+      this.#assertWritable('submit')
+      const [entry, throttle] = this.#enqueuePut(item, options)
+      if (throttle) return this.#throttled().then(() => this.#durable(entry))
+      return this.#durable(entry)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** `submit` for many items; one options object for all. */
+  async submitMany(items: readonly SyncItem[], options?: SubmitOptions): Promise<void> {
+    this.#assertWritable('submitMany')
+    if (!Array.isArray(items))
+      throw new InvalidArgumentError('items', 'submitMany takes an array of SyncItem')
+    const waits: Promise<void>[] = []
+    for (const item of items) {
+      const wait = this.submit(item, options)
+      if (wait !== RESOLVED) waits.push(wait)
+    }
+    await Promise.all(waits)
+  }
+
+  /** Validates and queues a write; also says whether the caller must wait for room (Throttle). */
+  #enqueuePut(item: SyncItem, options: SubmitOptions | undefined): [PutEntry, boolean] {
+    const t0 = performance.now()
+    if (!(item instanceof SyncItem)) {
+      throw new InvalidArgumentError(
+        'item',
+        'submit takes a SyncItem (SyncItem.fromJson / SyncItem.fromBytes)',
+      )
+    }
+    if (item.size > this.config.maxPayloadBytes)
+      throw new PayloadTooLargeError(item.size, this.config.maxPayloadBytes, item.id)
+    const resolved = resolveSubmitOptions(options)
+    const level = this.pressureLevel()
+    if (pressureRank(level) >= pressureRank('Critical')) {
+      this.metrics.count(METRIC.errors, { tier: 'L1', operation: 'submit', reason: 'backpressure' })
+      this.#scheduleFlush(true)
+      throw new BackpressureError(level, this.config.batch.maxAgeMs, `pressure ${this.pressure().toFixed(2)}`)
+    }
+    if (resolved.state !== undefined && resolved.state !== item.state)
+      item = item.with({ state: resolved.state })
+    const ttl = resolved.l2TtlSeconds
+    this.#l1.set(item, ttl === undefined ? { pinned: true } : { pinned: true, ttlMs: ttl * 1000 })
+    const entry: PutEntry = {
+      kind: 'put',
+      id: item.id,
+      item,
+      options: resolved,
+      bytes: entryBytes(item.id, item.size),
+      waiters: [],
+    }
+    this.#push(entry)
+    this.metrics.submits++
+    this.metrics.count(METRIC.bytesWritten, { tier: 'L1' }, item.size)
+    this.metrics.hot(HOT_SUBMIT, (performance.now() - t0) / 1000)
+    return [entry, pressureRank(level) >= pressureRank('Throttle')]
+  }
+
+  #push(entry: Entry): void {
+    this.#writtenAt.set(entry.id, ++this.#epoch)
+    if (this.#writtenAt.size > 200_000) {
+      this.#writtenAt.clear()
+      this.#epochFloor = this.#epoch
+    }
+    this.#queue.push(entry)
+    this.#scheduleFlush(false)
+  }
+
+  #durable(entry: PutEntry): Promise<void> {
+    if (entry.options.durability === 'memory') return RESOLVED
+    const { promise, waiter } = deferred<void>()
+    if (entry.options.durability === 'ground-truth') {
+      entry.waiters.push(waiter)
+      this.#scheduleFlush(true)
+      return promise
+    }
+    // local: group-commit every `local` write of this event-loop turn into the WAL at once.
+    this.#localBatch.push(entry)
+    this.#localWaiters.push(waiter)
+    if (this.#localBatch.length === 1) queueMicrotask(() => void this.#flushLocalLog())
+    return promise
+  }
+
+  async #flushLocalLog(): Promise<void> {
+    const batch = this.#localBatch
+    const waiters = this.#localWaiters
+    if (batch.length === 0) return
+    this.#localBatch = []
+    this.#localWaiters = []
+    try {
+      const records = await this.#wal!.append(batch.map((e) => ({ id: e.id, op: 'put', row: e.item })))
+      records.forEach((record, i) => {
+        const id = batch[i]!.id
+        this.#walOutstanding.push(record.seq)
+        // Done once the id's latest write is committed; already done if that happened meanwhile.
+        if (this.#queue.latest.has(id))
+          this.#walSeqsById.set(id, [...(this.#walSeqsById.get(id) ?? []), record.seq])
+        else this.#walCommitted(record.seq)
+      })
+      this.#walRows += records.length
+      for (const w of waiters) w.resolve()
+    } catch (error) {
+      for (const w of waiters) w.reject(error)
+    }
+  }
+
+  /** Throttle: wait for the pipeline to make room (SPEC §9). */
+  async #throttled(): Promise<void> {
+    for (let i = 0; i < 50 && pressureRank(this.pressureLevel()) >= pressureRank('Throttle'); i++) {
+      await this.flush('throttle')
+    }
+  }
+
+  #scheduleFlush(now: boolean): void {
+    const { maxItems, maxBytes, maxAgeMs } = this.config.batch
+    const full =
+      this.#queue.count >= maxItems ||
+      this.#queue.bytes >= maxBytes ||
+      this.#l1.pressure() >= this.config.backpressure.warn
+    if (now || full) {
+      if (this.#flushScheduled) return
+      this.#flushScheduled = true
+      setImmediate(() => {
+        this.#flushScheduled = false
+        if (!this.#queue.empty) void this.flush('batch_full').catch(() => undefined)
+      })
+      return
+    }
+    if (this.#ageTimer === undefined) {
+      this.#ageTimer = setTimeout(() => {
+        this.#ageTimer = undefined
+        if (!this.#queue.empty) void this.flush('age').catch(() => undefined)
+      }, maxAgeMs)
+      this.#ageTimer.unref()
+    }
+  }
+
+  /** Deletes an id from every tier; resolves (after its flush) with whether it existed. */
+  delete(id: string): Promise<boolean> {
+    try {
+      this.#assertWritable('delete')
+      validateId(id)
+      const pending = this.#queue.latest.get(id)
+      const knownToExist = pending ? pending.kind !== 'delete' : this.#l1.has(id)
+      this.#l1.delete(id)
+      const { promise, waiter } = deferred<boolean>()
+      const entry: DeleteEntry = {
+        kind: 'delete',
+        id,
+        knownToExist,
+        bytes: entryBytes(id),
+        waiters: [waiter],
+      }
+      this.#push(entry)
+      this.#scheduleFlush(true)
+      return promise
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** Deletes many ids; resolves with the ids that existed. */
+  async deleteMany(ids: readonly string[]): Promise<string[]> {
+    const existed = await Promise.all(ids.map((id) => this.delete(id)))
+    return ids.filter((_, i) => existed[i])
+  }
+
+  /** Tags an item with a state; resolves (after its flush) with whether the state changed. */
+  setState(id: string, state: string): Promise<boolean> {
+    try {
+      this.#assertWritable('setState')
+      validateId(id)
+      validateState(state)
+      const open = this.#queue.open(id)
+      if (open?.kind === 'put') {
+        if (open.item.state === state) return Promise.resolve(false)
+        const item = open.item.with({ state })
+        this.#l1.set(item, { pinned: true })
+        const entry: PutEntry = { ...open, item, waiters: [] }
+        this.#push(entry)
+        return Promise.resolve(true)
+      }
+      if (open?.kind === 'delete') return Promise.resolve(false)
+      const { promise, waiter } = deferred<boolean>()
+      const entry: StateEntry = { kind: 'state', id, state, bytes: entryBytes(id), waiters: [waiter] }
+      this.#push(entry)
+      this.#scheduleFlush(true)
+      return promise
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** Deletes every item in `state` (after everything queued before it); resolves with the ids deleted. */
+  deleteByState(state: string): Promise<string[]> {
+    return this.#bulk('deleteByState', validateState(state))
+  }
+
+  /** Deletes every id starting with `prefix` (after everything queued before it); resolves with them. */
+  deletePrefix(prefix: string): Promise<string[]> {
+    if (typeof prefix !== 'string' || prefix.length === 0) {
+      return Promise.reject(
+        new InvalidArgumentError(
+          'prefix',
+          'prefix must be a non-empty string (use deleteMany for everything)',
+        ),
+      )
+    }
+    return this.#bulk('deletePrefix', prefix)
+  }
+
+  #bulk(kind: BulkEntry['kind'], arg: string): Promise<string[]> {
+    try {
+      this.#assertWritable(kind)
+      if (!this.#l3)
+        throw new InvalidArgumentError(kind, `${kind} needs an L3 store (this engine has sql: false)`)
+      const { promise, waiter } = deferred<string[]>()
+      this.#queue.pushBulk({ kind, arg, waiter })
+      this.#scheduleFlush(true)
+      return promise
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  // ── flush ─────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Flushes everything queued so far (after any flush in progress) and resolves with what it did.
+   * Flushes never overlap; producers never run one inside `submit`.
+   */
+  flush(reason = 'manual'): Promise<FlushReport> {
+    if (!this.#backends) return Promise.reject(new EngineNotReadyError(this.#state, 'flush'))
+    const run = this.#flushChain.then(() => this.#flushOnce(reason))
+    this.#flushChain = run.catch(() => undefined)
+    return run
+  }
+
+  async #flushOnce(reason: string): Promise<FlushReport> {
+    clearTimeout(this.#ageTimer)
+    this.#ageTimer = undefined
+    if (this.#localBatch.length) await this.#flushLocalLog()
+    const report: Mutable<FlushReport> = emptyReport(reason)
+    if (this.#queue.empty) return report
+    const started = performance.now()
+    for (const segment of this.#queue.drain()) {
+      if (segment.kind === 'entries') await this.#flushEntries([...segment.entries.values()], report)
+      else await this.#runBulk(segment, report)
+    }
+    report.durationMs = performance.now() - started
+    this.#flushedTotal += report.items
+    this.metrics.record(METRIC.flushSeconds, report.durationMs / 1000)
+    this.logger.info(
+      {
+        l2_success: report.l2Written,
+        l2_errors: report.l2Errors,
+        l3_success: report.l3Written,
+        wal_fallback: report.walFallback,
+        flush_ms: Math.round(report.durationMs),
+        reason,
+      },
+      'Batch flush complete',
+    )
+    if (
+      this.config.filter.snapshotEveryInserts > 0 &&
+      this.#filter.insertsSinceSnapshot >= this.config.filter.snapshotEveryInserts
+    ) {
+      await this.#snapshotNow('inserts')
+    }
+    this.emit('flush', report)
+    return report
+  }
+
+  async #flushEntries(entries: Entry[], report: Mutable<FlushReport>): Promise<void> {
+    const puts: PutEntry[] = []
+    const deletes: DeleteEntry[] = []
+    const states = new Map<string, StateEntry[]>()
+    for (const e of entries) {
+      if (e.kind === 'put') puts.push(e)
+      else if (e.kind === 'delete') deletes.push(e)
+      else states.set(e.state, [...(states.get(e.state) ?? []), e])
+    }
+    puts.sort(byId)
+    report.items += entries.length
+    report.puts += puts.length
+    report.deletes += deletes.length
+    report.stateChanges += entries.length - puts.length - deletes.length
+
+    const l3 = this.#l3
+    const outcomes = new Map<string, PutOutcome>()
+    const l3Deleted = new Set<string>()
+    const stateChanged = new Set<string>()
+    let l3Failed: unknown
+    const l3Puts = l3 ? puts.filter((p) => p.options.l3) : []
+    if (l3 && (l3Puts.length || deletes.length || states.size)) {
+      const t = performance.now()
+      try {
+        if (l3Puts.length) for (const o of await l3.putBatch(l3Puts.map((p) => p.item))) outcomes.set(o.id, o)
+        if (deletes.length) for (const id of await l3.deleteBatch(deletes.map((d) => d.id))) l3Deleted.add(id)
+        for (const [state, list] of states)
+          for (const id of await l3.setState(
+            list.map((s) => s.id),
+            state,
+          ))
+            stateChanged.add(id)
+        this.#l3Healthy = true
+        this.#recordBatch('L3', l3Puts, (performance.now() - t) / 1000, 'success')
+      } catch (error) {
+        l3Failed = error
+        this.#l3Healthy = false
+        this.#recordBatch('L3', l3Puts, (performance.now() - t) / 1000, 'error')
+        this.logger.warn(
+          { error: (error as Error).message, items: l3Puts.length + deletes.length },
+          'L3 write failed; batch goes to the WAL',
+        )
+      }
+    }
+
+    if (l3Failed !== undefined) {
+      const logged: WalEntry[] = [
+        ...l3Puts.map((p): WalEntry => ({ id: p.id, op: 'put', row: p.item })),
+        ...deletes.map((d): WalEntry => ({ id: d.id, op: 'delete' })),
+      ]
+      try {
+        const records = await this.#wal!.append(logged)
+        for (const r of records) this.#walOutstanding.push(r.seq)
+        this.#walRows += records.length
+        report.walFallback += logged.length
+        this.#scheduleWalDrain(500)
+      } catch (walError) {
+        // Neither L3 nor the WAL took the batch: put it back so nothing acknowledged is dropped.
+        this.logger.error(
+          { error: (walError as Error).message },
+          'WAL append failed too; the batch is kept in memory',
+        )
+        for (const e of entries) this.#queue.push(e)
+        this.#scheduleWalDrain(1000)
+        return
+      }
+    }
+
+    // Rows L3 rejected or found stale must not reach L2 or stay pinned in L1.
+    const written = puts.filter((p) => {
+      const o = outcomes.get(p.id)
+      if (!o) return true
+      if (o.status === 'written') return true
+      if (o.status === 'rejected') this.#deadLetter(p.id, o.reason ?? 'rejected by L3')
+      if (this.#l1.peek(p.id) === p.item) this.#l1.delete(p.id)
+      return false
+    })
+    report.l3Written += l3Puts.filter((p) => outcomes.get(p.id)?.status === 'written').length
+    report.l3Stale += [...outcomes.values()].filter((o) => o.status === 'stale').length
+    report.l3Rejected += [...outcomes.values()].filter((o) => o.status === 'rejected').length
+
+    // L2: documents (grouped by TTL), deletes, and the new state of items whose state changed.
+    const l2 = this.#l2
+    const l2Deleted = new Set<string>()
+    if (l2) {
+      const t = performance.now()
+      const l2Puts = written.filter((p) => p.options.l2)
+      try {
+        const byTtl = new Map<number | undefined, SyncItem[]>()
+        for (const p of l2Puts)
+          byTtl.set(p.options.l2TtlSeconds, [...(byTtl.get(p.options.l2TtlSeconds) ?? []), p.item])
+        for (const [ttl, items] of byTtl) {
+          const res = await l2.putBatch(items, ttl === undefined ? {} : { ttlSeconds: ttl })
+          report.l2Written += res.filter((o) => o.status === 'written').length
+        }
+        if (deletes.length) for (const id of await l2.deleteBatch(deletes.map((d) => d.id))) l2Deleted.add(id)
+        if (stateChanged.size && l3) {
+          const { items } = await l3.getMany([...stateChanged])
+          await l2.putBatch([...items.values()])
+        }
+        this.#recordBatch('L2', l2Puts, (performance.now() - t) / 1000, 'success')
+      } catch (error) {
+        report.l2Errors += l2Puts.length + deletes.length
+        this.#recordBatch('L2', l2Puts, (performance.now() - t) / 1000, 'error')
+        this.logger.warn({ error: (error as Error).message }, 'L2 write failed')
+      }
+    }
+
+    const committedToL3 = l3 !== undefined && l3Failed === undefined
+    if (committedToL3) {
+      const created = written
+        .filter((p) => p.options.l3 && outcomes.get(p.id)?.created !== false)
+        .map((p) => p.id)
+      this.#filter.committed(
+        created.filter((id) => outcomes.get(id)?.created === true || !this.#filter.filter.mightContain(id)),
+        [...l3Deleted],
+      )
+      const touched = [...written.filter((p) => p.options.l3).map((p) => p.id), ...l3Deleted]
+      await this.#mirror(touched)
+    }
+
+    // Change stream: what was committed.
+    const changes: ChangeEntry[] = [
+      ...written.map((p) => this.#change('PUT', p.item)),
+      ...deletes
+        .filter((d) => l3Deleted.has(d.id) || (!l3 && l2Deleted.has(d.id)))
+        .map((d) => this.#change('DEL', d.id)),
+    ]
+    if (stateChanged.size && l3 && this.#backends?.cdc) {
+      const { items } = await l3.getMany([...stateChanged])
+      for (const item of items.values()) changes.push(this.#change('PUT', item))
+    }
+    report.cdcEntries += await this.#publish(changes)
+
+    // L1 and waiters.
+    for (const p of written) if (this.#l1.peek(p.id) === p.item) this.#l1.unpin(p.id)
+    for (const [, list] of states) {
+      for (const s of list) {
+        if (!stateChanged.has(s.id)) continue
+        const cached = this.#l1.peek(s.id)
+        if (cached && this.#queue.latest.get(s.id) === s) this.#l1.set(cached.with({ state: s.state }))
+      }
+    }
+    for (const p of puts) this.#settle(p, undefined)
+    for (const d of deletes)
+      this.#settle(d, d.knownToExist || l3Deleted.has(d.id) || (!l3 && l2Deleted.has(d.id)))
+    for (const [, list] of states) for (const s of list) this.#settle(s, stateChanged.has(s.id))
+  }
+
+  /** A committed entry: its waiters resolve, and once no newer write of its id is pending, its WAL records are done. */
+  #settle(entry: Entry, value: unknown): void {
+    this.#queue.settle(entry)
+    if (!this.#queue.latest.has(entry.id)) {
+      const seqs = this.#walSeqsById.get(entry.id)
+      if (seqs) {
+        this.#walSeqsById.delete(entry.id)
+        for (const seq of seqs) this.#walCommitted(seq)
+      }
+    }
+    for (const w of entry.waiters) w.resolve(value as never)
+  }
+
+  async #runBulk(bulk: BulkEntry, report: Mutable<FlushReport>): Promise<void> {
+    report.bulkOps++
+    const l3 = this.#l3!
+    let ids: string[]
+    try {
+      ids = bulk.kind === 'deleteByState' ? await l3.deleteByState(bulk.arg) : await l3.deletePrefix(bulk.arg)
+    } catch (error) {
+      bulk.waiter.reject(error)
+      return
+    }
+    const l2 = this.#l2
+    if (l2 && ids.length) {
+      try {
+        for (let i = 0; i < ids.length; i += 1000) await l2.deleteBatch(ids.slice(i, i + 1000))
+      } catch (error) {
+        report.l2Errors += ids.length
+        this.logger.warn({ error: (error as Error).message }, 'L2 bulk delete failed')
+      }
+    }
+    this.#filter.committed([], ids)
+    await this.#mirror(ids)
+    for (const id of ids) if (!this.#queue.latest.has(id)) this.#l1.delete(id)
+    report.cdcEntries += await this.#publish(ids.map((id) => this.#change('DEL', id)))
+    report.deletes += ids.length
+    bulk.waiter.resolve(ids)
+  }
+
+  async #mirror(ids: string[]): Promise<void> {
+    const l2 = this.#l2
+    const l3 = this.#l3
+    if (!l2 || !l3 || !this.config.merkle.enabled || ids.length === 0) return
+    const status = await mirrorPaths(l3.merkle, l2.merkle, ids).then(
+      () => 'success',
+      (error: unknown) => {
+        this.logger.warn({ error: (error as Error).message }, 'Merkle mirror update failed')
+        return 'error'
+      },
+    )
+    this.metrics.count(METRIC.merkleOperations, { store: 'redis', operation: 'batch_update', status })
+  }
+
+  #change(op: 'PUT' | 'DEL', subject: SyncItem | string): ChangeEntry {
+    if (typeof subject === 'string') {
+      return {
+        op,
+        key: subject,
+        hash: '',
+        meta: {
+          contentType: undefined,
+          version: undefined,
+          updatedAt: Date.now(),
+          state: undefined,
+          origin: this.config.instanceId,
+        },
+      }
+    }
+    return {
+      op,
+      key: subject.id,
+      hash: subject.contentHash,
+      data: subject.content,
+      meta: {
+        contentType: subject.contentType,
+        version: subject.version,
+        updatedAt: subject.updatedAt,
+        state: subject.state,
+        origin: this.config.instanceId,
+      },
+    }
+  }
+
+  async #publish(changes: ChangeEntry[]): Promise<number> {
+    const cdc: ChangePublisher | undefined = this.#l2 ? this.#backends?.cdc : undefined
+    if (!cdc || changes.length === 0) return 0
+    const t = performance.now()
+    try {
+      await cdc.publish(changes)
+      for (const c of changes) this.metrics.count(METRIC.cdcEntries, { op: c.op })
+      this.metrics.record(METRIC.operationSeconds, (performance.now() - t) / 1000, {
+        tier: 'CDC',
+        operation: 'put_batch',
+      })
+      return changes.length
+    } catch (error) {
+      this.metrics.count(METRIC.errors, { tier: 'CDC', operation: 'publish', reason: 'backend' })
+      this.logger.warn({ error: (error as Error).message }, 'Change-stream publish failed')
+      return 0
+    }
+  }
+
+  #recordBatch(tier: 'L2' | 'L3', puts: PutEntry[], seconds: number, status: 'success' | 'error'): void {
+    this.metrics.count(METRIC.operations, { tier, operation: 'batch_write', status })
+    this.metrics.record(METRIC.operationSeconds, seconds, { tier, operation: 'batch_write' })
+    if (status === 'error' || puts.length === 0) {
+      if (status === 'error')
+        this.metrics.count(METRIC.errors, { tier, operation: 'batch_write', reason: 'backend' })
+      return
+    }
+    const bytes = puts.reduce((n, p) => n + p.item.size, 0)
+    this.metrics.count(METRIC.itemsWritten, { tier }, puts.length)
+    this.metrics.count(METRIC.bytesWritten, { tier }, bytes)
+    this.metrics.record(METRIC.batchSize, puts.length, { tier })
+    this.metrics.record(METRIC.batchBytes, bytes, { tier })
+  }
+
+  #deadLetter(id: string, reason: string): void {
+    this.#deadLetters.push({ id, reason, at: Date.now() })
+    if (this.#deadLetters.length > MAX_DEAD_LETTERS) this.#deadLetters.shift()
+    this.metrics.count(METRIC.errors, { tier: 'L3', operation: 'batch_write', reason: 'rejected' })
+    this.logger.warn({ id, reason }, 'Row rejected by L3 (dead letter)')
+  }
+
+  /** Rows the L3 store rejected (too long, invalid), with the reason; never retried. */
+  deadLetters(): readonly DeadLetter[] {
+    return [...this.#deadLetters]
+  }
+
+  // ── WAL ───────────────────────────────────────────────────────────────────────────────────────
+
+  #walCommitted(seq: number): void {
+    this.#walDone.add(seq)
+    let upto: number | undefined
+    while (this.#walOutstanding.length && this.#walDone.has(this.#walOutstanding[0]!)) {
+      upto = this.#walOutstanding.shift()!
+      this.#walDone.delete(upto)
+    }
+    if (upto !== undefined) {
+      const wal = this.#wal!
+      void wal
+        .ack(upto)
+        .then((n) => {
+          this.#walRows = Math.max(0, this.#walRows - n)
+          this.#walPressure = wal.pressure()
+        })
+        .catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'WAL ack failed'))
+    }
+  }
+
+  async #refreshWalStats(): Promise<void> {
+    if (!this.#wal) return
+    const stats = await this.#wal.stats()
+    this.#walRows = stats.rows
+    this.#walPressure = this.#wal.pressure()
+  }
+
+  #scheduleWalDrain(delayMs: number): void {
+    if (this.#walTimer || this.#state === 'Stopped') return
+    this.#walTimer = setTimeout(() => {
+      this.#walTimer = undefined
+      void this.#drainWal('retry').then(
+        () => {
+          if (this.#walRows > 0) this.#scheduleWalDrain(delayMs)
+        },
+        () => this.#scheduleWalDrain(Math.min(delayMs * 2, 5000)),
+      )
+    }, delayMs)
+    this.#walTimer.unref()
+  }
+
+  /**
+   * Replays the WAL into L3 in sequence order, in large batches (version-guarded, so replays are
+   * harmless), then updates the filter and the mirror. Resolves with how many records were applied.
+   */
+  async #drainWal(reason: string): Promise<number> {
+    const wal = this.#wal
+    const l3 = this.#l3
+    if (!wal || !l3) return 0
+    let applied = 0
+    for (;;) {
+      const records = await wal.peek(WAL_DRAIN_BATCH)
+      if (records.length === 0) break
+      // Consecutive puts go in one batch; a delete flushes the puts before it (order per id kept).
+      let run: ItemRecord[] = []
+      const touched: string[] = []
+      const created: string[] = []
+      const deleted: string[] = []
+      const flushRun = async () => {
+        if (!run.length) return
+        for (const o of await l3.putBatch(run)) {
+          if (o.status === 'written') {
+            touched.push(o.id)
+            if (o.created !== false && (o.created === true || !this.#filter.filter.mightContain(o.id)))
+              created.push(o.id)
+          } else if (o.status === 'rejected') this.#deadLetter(o.id, o.reason ?? 'rejected by L3')
+        }
+        run = []
+      }
+      for (const r of records) {
+        if (r.op === 'put' && r.row) run.push(r.row)
+        else {
+          await flushRun()
+          const gone = await l3.deleteBatch([r.id])
+          deleted.push(...gone)
+          touched.push(...gone)
+        }
+      }
+      await flushRun()
+      this.#filter.committed(created, deleted)
+      await this.#mirror(touched)
+      const last = records[records.length - 1]!.seq
+      for (const r of records) {
+        const at = this.#walOutstanding.indexOf(r.seq)
+        if (at >= 0) this.#walOutstanding.splice(at, 1)
+      }
+      const removed = await wal.ack(last)
+      this.#walRows = Math.max(0, this.#walRows - removed)
+      this.#walPressure = wal.pressure()
+      applied += records.length
+    }
+    if (applied) this.logger.info({ applied, reason }, 'WAL drained into L3')
+    this.#l3Healthy = true
+    return applied
+  }
+
+  // ── filter ────────────────────────────────────────────────────────────────────────────────────
+
+  async #snapshotNow(reason: string): Promise<{ bytes: number; entries: number } | undefined> {
+    const l3 = this.#l3
+    if (!l3 || !this.#wal || !this.#filter.trusted) return undefined
+    const root = await l3.merkleRoot()
+    const saved = await this.#filter.snapshot(this.#wal, root)
+    if (saved)
+      this.logger.info(
+        { filter_id: 'l3', entry_count: saved.entries, bytes: saved.bytes, reason, merkle_root: root },
+        'Cuckoo filter snapshot saved',
+      )
+    return saved
+  }
+
+  /** Takes the snapshot between flushes, so the root it records matches the filter. */
+  #snapshotFilter(reason: string): Promise<{ bytes: number; entries: number } | undefined> {
+    const run = this.#flushChain.then(() => this.#snapshotNow(reason))
+    this.#flushChain = run.catch(() => undefined)
+    return run.catch((error: unknown) => {
+      this.logger.warn({ error: (error as Error).message }, 'Filter snapshot failed')
+      return undefined
+    })
+  }
+
+  /** Rebuilds the filter from a full keyset scan of L3; emits `warmup` progress events. */
+  warmUp(): Promise<WarmUpReport> {
+    this.#assertReadable('warmUp')
+    const l3 = this.#l3
+    if (!l3) return Promise.reject(new InvalidArgumentError('warmUp', 'warmUp needs an L3 store'))
+    return this.#filter.warmUp(l3)
+  }
+
+  /** Makes the filter trusted: restores it when the snapshot matches L3's root, else rebuilds it. */
+  async verifyFilter(): Promise<boolean> {
+    this.#assertReadable('verifyFilter')
+    const l3 = this.#l3
+    if (!l3) return false
+    const root = await l3.merkleRoot()
+    this.logger.info({ sql_root: root }, 'Verifying L3 filter against SQL merkle root')
+    if (!this.#filter.trusted) await this.#filter.warmUp(l3)
+    return this.#filter.trusted
+  }
+
+  filterStats() {
+    return { ...this.#filter.filter.stats(), trust: this.#filter.trust, warming: this.#filter.warming }
+  }
+
+  /** False only when the trusted filter says the id is certainly not stored (no network hop). */
+  mightExist(id: string): boolean {
+    this.#assertReadable('mightExist')
+    const pending = this.#queue.latest.get(id)
+    if (pending) return pending.kind !== 'delete'
+    if (this.#l1.has(id)) return true
+    const answer = this.#filter.mightExist(id)
+    this.metrics.count(METRIC.filterChecks, { result: answer ? 'maybe' : 'absent' })
+    return answer
+  }
+
+  /** True only when the id is certainly not stored (the opposite of `mightExist`). */
+  definitelyMissing(id: string): boolean {
+    return !this.mightExist(id)
+  }
+
+  // ── reads ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** L1 → pending writes → L2 → filter → L3 (SPEC §4). `null` when not stored. */
+  get(id: string): Promise<SyncItem | null> {
+    if (this.#state !== 'Ready') {
+      try {
+        this.#assertReadable('get')
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+    const t0 = performance.now()
+    const hit = this.#backends!.l1.get(id)
+    if (hit !== undefined && !this.#queue.latest.has(id)) {
+      this.metrics.l1Hits++
+      this.metrics.hot(HOT_GET, (performance.now() - t0) / 1000)
+      return Promise.resolve(hit)
+    }
+    this.metrics.l1Misses++
+    return this.#getSlow(id, hit)
+  }
+
+  async #getSlow(id: string, l1Hit: SyncItem | undefined): Promise<SyncItem | null> {
+    const pending = this.#queue.latest.get(id)
+    if (pending?.kind === 'put') return pending.item
+    if (pending?.kind === 'delete') return null
+    validateId(id)
+    const item = l1Hit ?? (await this.#readThrough([id], this.#epoch)).get(id) ?? null
+    // A state change still in the pipeline is part of what the caller wrote: show it.
+    return item && pending?.kind === 'state' ? item.with({ state: pending.state }) : item
+  }
+
+  /** Reads ids missing from L1 through L2, the filter and L3, promoting what it finds. */
+  async #readThrough(ids: string[], startEpoch: number): Promise<Map<string, SyncItem>> {
+    const found = new Map<string, SyncItem>()
+    let rest = ids
+    const l2 = this.#l2
+    if (l2 && rest.length) {
+      const t = performance.now()
+      try {
+        const { items, errors } = ids.length === 1 ? await this.#l2Get(l2, ids[0]!) : await l2.getMany(rest)
+        for (const [id, item] of items) {
+          found.set(id, item)
+          this.#promote(item, startEpoch)
+        }
+        for (const [id, error] of errors) {
+          this.metrics.count(METRIC.errors, { tier: 'L2', operation: 'get', reason: 'corrupt' })
+          this.logger.warn({ id, error: error.message }, 'Corrupt L2 value; reading L3 and repairing')
+        }
+        this.metrics.count(
+          METRIC.operations,
+          { tier: 'L2', operation: 'get', status: items.size ? 'hit' : 'miss' },
+          ids.length,
+        )
+        this.metrics.record(METRIC.operationSeconds, (performance.now() - t) / 1000, {
+          tier: 'L2',
+          operation: 'get',
+        })
+        rest = rest.filter((id) => !items.has(id))
+      } catch (error) {
+        this.metrics.count(METRIC.errors, { tier: 'L2', operation: 'get', reason: 'unavailable' })
+        this.logger.warn({ error: (error as Error).message }, 'L2 read failed; falling through to L3')
+      }
+    }
+    const l3 = this.#l3
+    if (l3 && rest.length) {
+      rest = rest.filter((id) => {
+        if (this.#filter.mightExist(id)) return true
+        this.metrics.count(METRIC.filterChecks, { result: 'absent' })
+        return false
+      })
+      if (rest.length) {
+        const t = performance.now()
+        const { items } = await l3.getMany(rest)
+        this.metrics.count(
+          METRIC.operations,
+          { tier: 'L3', operation: 'get', status: items.size ? 'hit' : 'miss' },
+          rest.length,
+        )
+        this.metrics.record(METRIC.operationSeconds, (performance.now() - t) / 1000, {
+          tier: 'L3',
+          operation: 'get',
+        })
+        const backfill: SyncItem[] = []
+        for (const [id, item] of items) {
+          found.set(id, item)
+          if (this.#promote(item, startEpoch)) backfill.push(item)
+        }
+        if (l2 && backfill.length) void l2.putBatch(backfill).catch(() => undefined)
+      }
+    }
+    return found
+  }
+
+  async #l2Get(
+    l2: L2Store,
+    id: string,
+  ): Promise<{ items: Map<string, SyncItem>; errors: Map<string, Error> }> {
+    try {
+      const item = await l2.get(id)
+      return { items: item ? new Map([[id, item]]) : new Map(), errors: new Map() }
+    } catch (error) {
+      if (error instanceof CorruptDataError) return { items: new Map(), errors: new Map([[id, error]]) }
+      throw error
+    }
+  }
+
+  /** Puts a value read from L2/L3 into L1 unless a write of that id began after the read did. */
+  #promote(item: SyncItem, startEpoch: number): boolean {
+    if (this.#queue.latest.has(item.id) || startEpoch < this.#epochFloor) return false
+    if ((this.#writtenAt.get(item.id) ?? -1) > startEpoch) return false
+    if (this.#state === 'Ready') this.#l1.set(item)
+    return true
+  }
+
+  /** Many ids at once: one L2 round trip and one L3 round trip for what L1 misses. */
+  async getMany(ids: readonly string[]): Promise<Map<string, SyncItem>> {
+    this.#assertReadable('getMany')
+    const out = new Map<string, SyncItem>()
+    const misses: string[] = []
+    for (const id of ids) {
+      const pending = this.#queue.latest.get(id)
+      if (pending?.kind === 'put') out.set(id, pending.item)
+      else if (pending?.kind === 'delete') continue
+      else {
+        const hit = this.#l1.get(id)
+        if (hit) out.set(id, hit)
+        else misses.push(validateId(id))
+      }
+    }
+    if (misses.length)
+      for (const [id, item] of await this.#readThrough(misses, this.#epoch)) out.set(id, item)
+    return out
+  }
+
+  /** Whether the id is stored (or pending), asking the filter before the network. */
+  async contains(id: string): Promise<boolean> {
+    this.#assertReadable('contains')
+    const pending = this.#queue.latest.get(id)
+    if (pending) return pending.kind !== 'delete'
+    if (this.#l1.has(id)) return true
+    validateId(id)
+    if (!this.#filter.mightExist(id)) return false
+    const l2 = this.#l2
+    if (l2 && (await l2.exists(id).catch(() => false))) return true
+    const l3 = this.#l3
+    return l3 ? l3.exists(id) : false
+  }
+
+  /** Where an item stands in each tier. */
+  async status(id: string): Promise<ItemStatus> {
+    this.#assertReadable('status')
+    validateId(id)
+    const inL1 = this.#l1.has(id)
+    const pending = this.#queue.latest.has(id)
+    const l2 = this.#l2
+    const l3 = this.#l3
+    const [inL2, inL3] = await Promise.all([
+      l2 ? l2.exists(id).catch(() => false) : false,
+      l3 ? l3.exists(id) : false,
+    ])
+    const stored = l3 ? inL3 : inL2
+    return { id, status: pending ? 'Pending' : stored ? 'Synced' : 'Missing', inL1, inL2, inL3 }
+  }
+
+  /**
+   * The item, or — when it is not stored — the one `make()` returns, submitted with `options`.
+   * Concurrent calls for one id in this process share one `make()` (single flight).
+   */
+  async getOrInsertWith(
+    id: string,
+    make: () => SyncItem | Promise<SyncItem>,
+    options?: SubmitOptions,
+  ): Promise<SyncItem> {
+    const existing = await this.get(id)
+    if (existing) return existing
+    const inflight = this.#inflightGets.get(id)
+    if (inflight) return inflight
+    const run = (async () => {
+      try {
+        const again = await this.get(id)
+        if (again) return again
+        const item = await make()
+        if (!(item instanceof SyncItem) || item.id !== id) {
+          throw new InvalidArgumentError('make', `getOrInsertWith('${id}') must make a SyncItem with that id`)
+        }
+        await this.submit(item, options)
+        return item
+      } finally {
+        this.#inflightGets.delete(id)
+      }
+    })()
+    this.#inflightGets.set(id, run)
+    return run
+  }
+
+  // ── state and prefix queries (after the pipeline, so they see every write made before them) ──
+
+  async getByState(state: string, page?: PageOptions): Promise<string[]> {
+    validateState(state)
+    return (await this.#queried('getByState')).byState(state, page)
+  }
+
+  async countByState(state: string): Promise<number> {
+    validateState(state)
+    return (await this.#queried('countByState')).countByState(state)
+  }
+
+  async scanPrefix(prefix: string, page?: PageOptions): Promise<string[]> {
+    return (await this.#queried('scanPrefix')).scanPrefix(prefix, page)
+  }
+
+  async countPrefix(prefix: string): Promise<number> {
+    return (await this.#queried('countPrefix')).countPrefix(prefix)
+  }
+
+  async #queried(operation: string): Promise<L3Store> {
+    this.#assertReadable(operation)
+    const l3 = this.#l3
+    if (!l3)
+      throw new InvalidArgumentError(operation, `${operation} needs an L3 store (this engine has sql: false)`)
+    if (!this.#queue.empty) await this.flush('query')
+    else await this.#flushChain
+    return l3
+  }
+
+  // ── Merkle ────────────────────────────────────────────────────────────────────────────────────
+
+  /** The L3 root (`null` for an empty tree or an engine without L3). */
+  async merkleRoot(): Promise<string | null> {
+    this.#assertReadable('merkleRoot')
+    return this.#l3 ? this.#l3.merkleRoot() : null
+  }
+
+  /** Both roots: they are equal when L2's mirror agrees with L3. */
+  async merkleRoots(): Promise<{ l2: string | null; l3: string | null }> {
+    this.#assertReadable('merkleRoots')
+    const l2 = this.#l2
+    const [l2Root, l3Root] = await Promise.all([
+      l2 ? diffSource(l2.merkle).rootHash() : null,
+      this.#l3 ? this.#l3.merkleRoot() : null,
+    ])
+    return { l2: l2Root as string | null, l3: l3Root }
+  }
+
+  async merkleNode(path: string): Promise<MerkleNode | undefined> {
+    this.#assertReadable('merkleNode')
+    return (await this.#l3?.merkle.getNodes([path]))?.get(path)
+  }
+
+  async merkleChildren(path: string): Promise<ReadonlyMap<string, string>> {
+    this.#assertReadable('merkleChildren')
+    return (await this.#l3?.merkle.getChildren([path]))?.get(path) ?? new Map()
+  }
+
+  /** Ids on which this engine's L3 tree and `remote` disagree, visiting only differing branches. */
+  async diffMerkle(remote: MerkleDiffSource): Promise<MerkleDiff> {
+    this.#assertReadable('diffMerkle')
+    const l3 = this.#l3
+    if (!l3) throw new InvalidArgumentError('diffMerkle', 'diffMerkle needs an L3 store')
+    return diff(diffSource(l3.merkle), remote)
+  }
+
+  /**
+   * Recomputes the root from every L3 row and compares it with the stored tree (and the L2 mirror).
+   * With `repair`, a mirror that disagrees is repaired from L3.
+   */
+  async verifyMerkle(options: { repair?: boolean } = {}): Promise<{
+    ok: boolean
+    computed: string | null
+    l3: string | null
+    l2: string | null | undefined
+    repaired: number
+  }> {
+    this.#assertReadable('verifyMerkle')
+    const l3 = this.#l3
+    if (!l3) throw new InvalidArgumentError('verifyMerkle', 'verifyMerkle needs an L3 store')
+    await this.#flushChain
+    const leaves = []
+    for (;;) {
+      const page = await l3.scanLeaves(leaves[leaves.length - 1]?.id, 10_000)
+      if (page.length === 0) break
+      leaves.push(...page)
+    }
+    const computed = merkleRootOf(leaves)
+    const roots = await this.merkleRoots()
+    let repaired = 0
+    if (options.repair && this.#l2 && roots.l2 !== roots.l3) {
+      const d = await repairL2FromL3(l3, this.#l2)
+      repaired = d.divergent.length + d.localOnly.length + d.remoteOnly.length
+    }
+    const ok = computed === roots.l3 && (this.#l2 === undefined || roots.l2 === roots.l3)
+    this.metrics.count(METRIC.merkleOperations, {
+      store: 'sql',
+      operation: 'verify',
+      status: ok ? 'success' : 'mismatch',
+    })
+    return { ok, computed, l3: roots.l3, l2: this.#l2 ? roots.l2 : undefined, repaired }
+  }
+
+  // ── health, metrics, configuration ─────────────────────────────────────────────────────────────
+
+  async health(timeoutMs = 1000): Promise<EngineHealth> {
+    const probe = async (
+      store:
+        | {
+            health(t?: number): Promise<{
+              ok: boolean
+              latencyMs: number
+              error?: string
+              details?: Readonly<Record<string, unknown>>
+            }>
+          }
+        | undefined,
+    ): Promise<TierHealth> => {
+      if (!store) return { configured: false, ok: false }
+      if (!READABLE.has(this.#state))
+        return { configured: true, ok: false, error: `engine is ${this.#state}` }
+      const timeout = new Promise<TierHealth>((resolve) =>
+        setTimeout(
+          () => resolve({ configured: true, ok: false, error: `no answer within ${timeoutMs} ms` }),
+          timeoutMs,
+        ).unref(),
+      )
+      const answer = store.health(timeoutMs).then(
+        (h): TierHealth => ({
+          configured: true,
+          ok: h.ok,
+          latencyMs: h.latencyMs,
+          ...(h.error ? { error: h.error } : {}),
+          ...(h.details ? { details: h.details } : {}),
+        }),
+        (e: unknown): TierHealth => ({ configured: true, ok: false, error: (e as Error).message }),
+      )
+      return Promise.race([answer, timeout])
+    }
+    const [l2, l3] = await Promise.all([probe(this.#backends?.l2), probe(this.#l3)])
+    const pressure = this.pressure()
+    const level = pressureLevel(pressure, this.config.backpressure)
+    const l1 = this.#backends?.l1
+    const walStats = this.#wal && READABLE.has(this.#state) ? await this.#wal.stats() : { rows: 0, bytes: 0 }
+    return {
+      state: this.#state,
+      acceptingWrites: this.#state === 'Ready' && pressureRank(level) < pressureRank('Critical'),
+      pressure,
+      level,
+      l1: {
+        items: l1?.size ?? 0,
+        bytes: l1?.bytes ?? 0,
+        maxBytes: l1?.maxBytes ?? 0,
+        pressure: l1?.pressure() ?? 0,
+      },
+      l2,
+      l3,
+      wal: { rows: walStats.rows, bytes: walStats.bytes, pressure: this.#walPressure },
+      pipeline: { items: this.#queue.count, bytes: this.#queue.bytes },
+      filter: {
+        trust: this.#filter.trust,
+        entries: this.#filter.filter.stats().entries,
+        warming: this.#filter.warming,
+      },
+    }
+  }
+
+  #gauges() {
+    return {
+      l1Items: () => this.#backends?.l1.size ?? 0,
+      l1Bytes: () => this.#backends?.l1.bytes ?? 0,
+      memoryPressure: () => this.pressure(),
+      backpressureLevel: () => pressureRank(this.pressureLevel()),
+      filterEntries: () => this.#filter.filter.stats().entries,
+      filterLoad: () => this.#filter.filter.stats().loadFactor,
+      walPending: () => this.#walRows,
+      backends: () => {
+        const out: { backend: string; healthy: boolean }[] = []
+        if (this.#backends?.l3) out.push({ backend: this.#backends.l3Name ?? 'l3', healthy: this.#l3Healthy })
+        if (this.#backends?.l2) out.push({ backend: this.#backends.l2Name ?? 'l2', healthy: this.#l2Healthy })
+        return out
+      },
+    }
+  }
+
+  /**
+   * Changes at run time what can change safely (SPEC §14): batch limits, backpressure thresholds,
+   * `maxPayloadBytes`, snapshot cadence. Anything else is refused with `InvalidConfigError`.
+   */
+  configure(partial: Pick<SyncEngineConfig, 'batch' | 'backpressure' | 'maxPayloadBytes' | 'filter'>): void {
+    const allowed = new Set(['batch', 'backpressure', 'maxPayloadBytes', 'filter'])
+    const refused = Object.keys(partial).filter((k) => !allowed.has(k))
+    if (refused.length) {
+      throw new InvalidConfigError(
+        refused.map((k) => ({
+          path: k,
+          message: 'cannot change while the engine runs (create a new engine)',
+        })),
+      )
+    }
+    if (partial.filter && ('fingerprintBits' in partial.filter || 'initialCapacity' in partial.filter)) {
+      throw new InvalidConfigError([
+        {
+          path: 'filter',
+          message: 'only snapshotIntervalMs and snapshotEveryInserts can change while running',
+        },
+      ])
+    }
+    const next = resolveConfig({
+      maxPayloadBytes: partial.maxPayloadBytes ?? this.config.maxPayloadBytes,
+      batch: { ...this.config.batch, ...partial.batch },
+      backpressure: { ...this.config.backpressure, ...partial.backpressure },
+      filter: { ...this.config.filter, ...partial.filter },
+      sql: false,
+    })
+    Object.assign(this.config, {
+      maxPayloadBytes: next.maxPayloadBytes,
+      batch: next.batch,
+      backpressure: next.backpressure,
+      filter: next.filter,
+    })
+    this.#filter.options.snapshotEveryInserts = next.filter.snapshotEveryInserts
+  }
+}

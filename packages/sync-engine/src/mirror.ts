@@ -1,0 +1,64 @@
+import type { L2Store, L3Store, MerkleNode, MerkleNodeStore } from '@sync-engine/core'
+import { diff, type MerkleDiff, type MerkleDiffSource } from '@sync-engine/merkle'
+
+/** A node store seen as one side of a Merkle diff. */
+export function diffSource(store: MerkleNodeStore): MerkleDiffSource {
+  return {
+    rootHash: async () => (await store.getNodes([''])).get('')?.hash ?? null,
+    children: async (path) => (await store.getChildren([path])).get(path) ?? new Map(),
+  }
+}
+
+/** Every node path a change to `id` can create, change or remove: each ancestor, the id, and their `P.` leaf slots. */
+function touchedPaths(ids: Iterable<string>): Set<string> {
+  const paths = new Set<string>([''])
+  for (const id of ids) {
+    let at = id.indexOf('.')
+    while (at >= 0) {
+      const prefix = id.slice(0, at)
+      paths.add(prefix)
+      paths.add(`${prefix}.`)
+      at = id.indexOf('.', at + 1)
+    }
+    paths.add(id)
+    paths.add(`${id}.`)
+  }
+  return paths
+}
+
+/**
+ * Copies the nodes a batch touched from the L3 tree to the L2 mirror: nodes present in L3 are
+ * upserted, candidate paths absent from L3 are deleted. One read and one write, whatever the batch.
+ */
+export async function mirrorPaths(
+  source: MerkleNodeStore,
+  target: MerkleNodeStore,
+  ids: Iterable<string>,
+): Promise<number> {
+  const paths = [...touchedPaths(ids)]
+  const nodes = await source.getNodes(paths)
+  const upsert: MerkleNode[] = [...nodes.values()]
+  const remove = paths.filter((p) => !nodes.has(p))
+  await target.writeNodes({ upsert, delete: remove })
+  return upsert.length + remove.length
+}
+
+/**
+ * Makes L2 agree with L3 where their Merkle trees differ (SPEC §8, startup `SyncingRedis`): the ids
+ * whose leaves differ are rewritten into L2 from L3, ids only in L2 are removed from it, and the
+ * mirror's nodes along those paths are copied. Equal branches are never visited.
+ */
+export async function repairL2FromL3(l3: L3Store, l2: L2Store): Promise<MerkleDiff> {
+  const difference = await diff(diffSource(l3.merkle), diffSource(l2.merkle))
+  const fromL3 = [...difference.divergent, ...difference.localOnly]
+  for (let i = 0; i < fromL3.length; i += 1000) {
+    const { items } = await l3.getMany(fromL3.slice(i, i + 1000))
+    await l2.putBatch([...items.values()])
+  }
+  for (let i = 0; i < difference.remoteOnly.length; i += 1000) {
+    await l2.deleteBatch(difference.remoteOnly.slice(i, i + 1000))
+  }
+  const ids = [...fromL3, ...difference.remoteOnly]
+  for (let i = 0; i < ids.length; i += 1000) await mirrorPaths(l3.merkle, l2.merkle, ids.slice(i, i + 1000))
+  return difference
+}
