@@ -164,8 +164,9 @@ function inspectExisting(path: string, timeout: number): void {
 
 /** Opens the file for writing: WAL journal, the sync mode, the schema, and an exclusive lock held until close. */
 function openWritable(o: ResolvedWalOptions): Db {
-  const db = new Database(o.path, { timeout: o.busyTimeoutMs })
+  let db: Db | undefined
   try {
+    db = new Database(o.path, { timeout: o.busyTimeoutMs })
     const mode = db.pragma('journal_mode = WAL', { simple: true })
     if (mode !== 'wal')
       throw new BackendUnavailableError('wal', `${o.path} cannot use journal_mode=WAL (${mode})`)
@@ -173,14 +174,15 @@ function openWritable(o: ResolvedWalOptions): Db {
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
     // Held from the first write transaction below until close: a second process fails at open.
     db.pragma('locking_mode = EXCLUSIVE')
-    db.transaction(() => {
-      const version = db.pragma('user_version', { simple: true }) as number
+    const schema = db.transaction((conn: Db) => {
+      const version = conn.pragma('user_version', { simple: true }) as number
       if (version > WAL_SCHEMA_VERSION) throw new SchemaMismatchError(version, WAL_SCHEMA_VERSION, o.path)
-      if (version === 0) db.exec(SCHEMA)
-    }).immediate()
+      if (version === 0) conn.exec(SCHEMA)
+    })
+    schema.immediate(db)
     return db
   } catch (error) {
-    db.close()
+    db?.close()
     throw translate(error, o.path)
   }
 }

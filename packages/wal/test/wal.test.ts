@@ -126,6 +126,12 @@ describe('options', () => {
     expect(walAt(join(dir, 'normal.db'), { sync: 'normal' }).diagnostics().synchronous).toBe('normal')
   })
 
+  it('reports a path it cannot open as BackendUnavailableError naming the path', () => {
+    const error = thrown(() => walAt(dir))
+    expect(error).toBeInstanceOf(BackendUnavailableError)
+    expect((error as Error).message).toContain(dir)
+  })
+
   it('takes enqueuedAt and savedAt from the injected clock', async () => {
     const clock = new ManualClock(5_000)
     const wal = walAt(join(dir, 'clock.db'), { clock })
