@@ -384,18 +384,33 @@ export class SqliteWal implements WriteAheadLog {
     })
   }
 
-  /** The oldest `limit` records in seq order (they stay until acknowledged). */
+  /**
+   * The oldest `limit` records in seq order (they stay until acknowledged). An undecodable record
+   * ends the batch before it; once it is the oldest, `peek` throws `CorruptDataError` naming its seq
+   * (`<path> (seq N)`, also `stats().oldestSeq`), so a drain reports it and acks it to skip it
+   * instead of being blocked by one bad row (SPEC §9).
+   */
   peekSync(limit: number): WalRecord[] {
     checkCount('limit', limit)
-    return this.#use('peek', () =>
-      this.#sql.peek.all(limit).map(({ seq, id, op, row, enqueuedAt }): WalRecord => {
-        const location = `${this.path} (seq ${seq})`
-        if (op === 'put' && row !== null)
-          return { seq, id, op, row: decodeRow(row, id, location), enqueuedAt }
-        if (op === 'delete' && row === null) return { seq, id, op, enqueuedAt }
-        throw new CorruptDataError(location, `op '${op}' with ${row === null ? 'no' : 'a'} row`)
-      }),
-    )
+    return this.#use('peek', () => {
+      const records: WalRecord[] = []
+      for (const { seq, id, op, row, enqueuedAt } of this.#sql.peek.all(limit)) {
+        try {
+          records.push(this.#record(seq, id, op, row, enqueuedAt))
+        } catch (error) {
+          if (records.length === 0) throw error
+          break
+        }
+      }
+      return records
+    })
+  }
+
+  #record(seq: number, id: string, op: string, row: Buffer | null, enqueuedAt: number): WalRecord {
+    const location = `${this.path} (seq ${seq})`
+    if (op === 'put' && row !== null) return { seq, id, op, row: decodeRow(row, id, location), enqueuedAt }
+    if (op === 'delete' && row === null) return { seq, id, op, enqueuedAt }
+    throw new CorruptDataError(location, `op '${op}' with ${row === null ? 'no' : 'a'} row`)
   }
 
   /** Deletes every record with seq ≤ `uptoSeq`; returns how many went. */
