@@ -870,19 +870,18 @@ export class SyncEngine extends EventEmitter<Events> {
     }
     report.cdcEntries += await this.#publish(changes)
 
-    // L1 and waiters.
-    for (const p of written) if (this.#l1.peek(p.id) === p.item) this.#l1.unpin(p.id)
-    for (const [, list] of states) {
-      for (const s of list) {
-        if (!stateChanged.has(s.id)) continue
-        const cached = this.#l1.peek(s.id)
-        if (cached && this.#queue.latest.get(s.id) === s) this.#l1.set(cached.with({ state: s.state }))
-      }
-    }
+    // Committed: settle first (the entries leave the pipeline), then let L1 evict what it holds.
     for (const p of puts) this.#settle(p, undefined)
     for (const d of deletes)
       this.#settle(d, d.knownToExist || l3Deleted.has(d.id) || (!l3 && l2Deleted.has(d.id)))
-    for (const [, list] of states) for (const s of list) this.#settle(s, stateChanged.has(s.id))
+    for (const [, list] of states) {
+      for (const s of list) {
+        const cached = stateChanged.has(s.id) ? this.#l1.peek(s.id) : undefined
+        this.#settle(s, stateChanged.has(s.id))
+        if (cached && !this.#queue.latest.has(s.id)) this.#l1.set(cached.with({ state: s.state }))
+      }
+    }
+    for (const p of written) if (this.#l1.peek(p.id) === p.item) this.#l1.unpin(p.id)
   }
 
   /** A committed entry: its waiters resolve, and once no newer write of its id is pending, its WAL records are done. */
@@ -1323,6 +1322,11 @@ export class SyncEngine extends EventEmitter<Events> {
     if (l2 && (await l2.exists(id).catch(() => false))) return true
     const l3 = this.#l3
     return l3 ? l3.exists(id) : false
+  }
+
+  /** True while a write, delete or state change of `id` is queued or being flushed. */
+  isPending(id: string): boolean {
+    return this.#queue.latest.has(id)
   }
 
   /** Where an item stands in each tier. */
