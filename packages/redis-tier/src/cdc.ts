@@ -1,0 +1,361 @@
+import {
+  BackendUnavailableError,
+  type ChangeBatch,
+  type ChangeEntry,
+  type ChangeFeed,
+  type ChangeMeta,
+  type ChangePublisher,
+  CorruptDataError,
+  InvalidArgumentError,
+  type Logger,
+  type ReceivedChange,
+  validateId,
+} from '@sync-engine/core'
+import { type Arg, backendError, RedisConnection, withTimeout } from './connection.js'
+import { KeyLayout } from './keys.js'
+import {
+  bad,
+  integerOption,
+  type RedisClient,
+  type RedisConnectionOptions,
+  resolveConnectionOptions,
+} from './options.js'
+
+/** Default `MAXLEN ~` of the stream (SPEC §14 `cdc.maxLen`). */
+export const DEFAULT_CDC_MAX_LEN = 100_000
+
+export interface RedisChangePublisherOptions extends RedisConnectionOptions {
+  /** Approximate length the stream is trimmed to on every append (`MAXLEN ~`). Default 100 000. */
+  readonly maxLen?: number | undefined
+}
+
+/** The `meta` field: JSON with snake_case keys, absent values left out. */
+function encodeMeta(meta: ChangeMeta): string {
+  return JSON.stringify({
+    content_type: meta.contentType,
+    version: meta.version,
+    updated_at: meta.updatedAt,
+    state: meta.state,
+    origin: meta.origin,
+  })
+}
+
+function entryFields(entry: ChangeEntry, index: number): Arg[] {
+  const where = `entries[${index}]`
+  if (entry === null || typeof entry !== 'object')
+    throw new InvalidArgumentError(where, `${where} must be a change entry`)
+  if (entry.op !== 'PUT' && entry.op !== 'DEL') {
+    throw new InvalidArgumentError(
+      `${where}.op`,
+      `${where}.op must be 'PUT' or 'DEL', got ${JSON.stringify(entry.op)}`,
+    )
+  }
+  validateId(entry.key)
+  if (typeof entry.hash !== 'string')
+    throw new InvalidArgumentError(`${where}.hash`, `${where}.hash must be a string`)
+  if (entry.meta === null || typeof entry.meta !== 'object' || typeof entry.meta.origin !== 'string') {
+    throw new InvalidArgumentError(`${where}.meta`, `${where}.meta must be change metadata with an origin`)
+  }
+  const fields: Arg[] = ['op', entry.op, 'key', entry.key, 'hash', entry.hash]
+  if (entry.op === 'PUT') {
+    if (!(entry.data instanceof Uint8Array)) {
+      throw new InvalidArgumentError(`${where}.data`, `${where}.data must be the content bytes of a PUT`)
+    }
+    const data = entry.data
+    fields.push(
+      'data',
+      Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    )
+  }
+  fields.push('meta', encodeMeta(entry.meta))
+  return fields
+}
+
+/**
+ * Appends change entries to the stream `{prefix}__se:cdc` (SPEC §10): one pipelined
+ * `XADD key MAXLEN ~ maxLen * op … key … hash … [data …] meta …` per entry, `data` as raw bytes.
+ */
+export class RedisChangePublisher implements ChangePublisher {
+  readonly keys: KeyLayout
+  readonly maxLen: number
+  readonly #conn: RedisConnection
+
+  constructor(options: RedisChangePublisherOptions = {}) {
+    const resolved = resolveConnectionOptions(options, ['maxLen'])
+    this.maxLen = integerOption('maxLen', options.maxLen, DEFAULT_CDC_MAX_LEN, 1)
+    this.#conn = new RedisConnection(resolved)
+    this.keys = new KeyLayout(resolved.prefix)
+  }
+
+  /** Connects the client (a no-op for a caller's client that is already connected). */
+  async connect(): Promise<void> {
+    await this.#conn.connect()
+  }
+
+  async close(): Promise<void> {
+    await this.#conn.close()
+  }
+
+  async publish(entries: readonly ChangeEntry[]): Promise<void> {
+    if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', 'entries must be an array')
+    if (entries.length === 0) return
+    const key = this.keys.cdc
+    const head: Arg[] = [key, 'MAXLEN', '~', this.maxLen, '*']
+    const commands = entries.map((entry, i) => ({
+      key,
+      name: 'XADD',
+      args: [...head, ...entryFields(entry, i)],
+    }))
+    const replies = await this.#conn.exec(commands)
+    for (const [error] of replies) {
+      if (error) throw new CorruptDataError(key, `cannot append to the change stream: ${error.message}`)
+    }
+  }
+}
+
+/** Where a feed keeps its cursor between runs. */
+export interface ChangeCursorStore {
+  load(): Promise<string | undefined>
+  save(cursor: string): Promise<void>
+}
+
+/** A cursor store in the Redis key `{prefix}__se:cdc:cursor:{name}`, through `client`. */
+export function redisCursorStore(
+  client: RedisClient,
+  { prefix = 'sync:', name }: { prefix?: string; name: string },
+): ChangeCursorStore {
+  if (typeof name !== 'string' || name === '')
+    throw new InvalidArgumentError('name', 'a cursor name must be a non-empty string')
+  const key = new KeyLayout(prefix).cursor(name)
+  return {
+    load: async () => (await client.get(key)) ?? undefined,
+    save: async (cursor) => {
+      await client.set(key, cursor)
+    },
+  }
+}
+
+export interface RedisChangeFeedOptions extends RedisConnectionOptions {
+  /**
+   * Where to start when `cursorStore` has no cursor: `'latest'` (changes after the first read; the
+   * default), `'earliest'` (everything the stream still holds) or a stream id (`'1700000000000-0'`).
+   */
+  readonly start?: 'earliest' | 'latest' | string | undefined
+  /** Persists the cursor: loaded at the first read; saved when the next read starts and on close. */
+  readonly cursorStore?: ChangeCursorStore | undefined
+}
+
+const STREAM_ID = /^(\d+)-(\d+)$/
+const ORIGIN = '0-0'
+
+function compareIds(a: string, b: string): number {
+  const x = STREAM_ID.exec(a)
+  const y = STREAM_ID.exec(b)
+  if (!x || !y) return a < b ? -1 : a > b ? 1 : 0
+  const ms = BigInt(x[1]!) - BigInt(y[1]!)
+  const diff = ms === 0n ? BigInt(x[2]!) - BigInt(y[2]!) : ms
+  return diff < 0n ? -1 : diff > 0n ? 1 : 0
+}
+
+/** A flat `[name, value, …]` reply as a map. */
+function fieldMap<T>(flat: readonly unknown[]): Map<string, T> {
+  const map = new Map<string, T>()
+  for (let i = 0; i + 1 < flat.length; i += 2) map.set(String(flat[i]), flat[i + 1] as T)
+  return map
+}
+
+type StreamEntry = [id: Buffer, fields: Buffer[]]
+
+/**
+ * True when changes after `cursor` were trimmed away before they could be read. Redis ≥ 7 reports
+ * the greatest deleted id (exact); on 6.2 the feed compares with the first entry still held
+ * (conservative: it may report a gap when only the cursor's own entry was trimmed).
+ */
+function hasGap(info: readonly unknown[] | null, cursor: string): boolean {
+  if (info === null) return cursor !== ORIGIN
+  const fields = fieldMap<unknown>(info)
+  const maxDeleted = fields.get('max-deleted-entry-id')
+  if (maxDeleted !== undefined && maxDeleted !== null) return compareIds(String(maxDeleted), cursor) > 0
+  const first = fields.get('first-entry') as unknown[] | null | undefined
+  return Array.isArray(first) && cursor !== ORIGIN && compareIds(String(first[0]), cursor) > 0
+}
+
+/**
+ * A consumer of the change stream with its own cursor (SPEC §10). It reads on a DEDICATED connection
+ * (blocking reads never share the command connection): each `read` first takes, in one MULTI, the
+ * stream's info and the entries after the cursor, so the gap check and the entries agree; when there
+ * are none it blocks up to `blockMs` for new ones. `close()` drops the connection, so a blocked read
+ * resolves at once with no changes.
+ */
+export class RedisChangeFeed implements ChangeFeed {
+  readonly keys: KeyLayout
+  readonly #conn: RedisConnection
+  readonly #store: ChangeCursorStore | undefined
+  readonly #logger: Logger
+  #cursor: string
+  #saved: string | undefined
+  #started = false
+  #closed = false
+  #reading = false
+
+  constructor(options: RedisChangeFeedOptions = {}) {
+    const resolved = resolveConnectionOptions(options, ['start', 'cursorStore'])
+    const start = options.start ?? 'latest'
+    if (start !== 'latest' && start !== 'earliest' && !STREAM_ID.test(start)) {
+      bad(
+        'start',
+        `must be 'latest', 'earliest' or a stream id like '1700000000000-0', got ${JSON.stringify(start)}`,
+      )
+    }
+    const store = options.cursorStore
+    if (store !== undefined && (typeof store.load !== 'function' || typeof store.save !== 'function')) {
+      bad('cursorStore', 'must have load() and save(cursor)')
+    }
+    this.#store = store
+    this.#cursor = start === 'latest' ? '$' : start === 'earliest' ? ORIGIN : start
+    this.#conn = new RedisConnection(resolved, 'blocking')
+    this.keys = new KeyLayout(resolved.prefix)
+    this.#logger = resolved.logger
+  }
+
+  /** The id of the last entry read (`'$'` until the first read of a feed that starts at `'latest'`). */
+  get cursor(): string {
+    return this.#cursor
+  }
+
+  async read({ count = 100, blockMs = 0 }: { count?: number; blockMs?: number } = {}): Promise<ChangeBatch> {
+    integerOption('count', count, 100, 1)
+    integerOption('blockMs', blockMs, 0, 0)
+    if (this.#closed) throw new BackendUnavailableError('redis', 'the change feed is closed')
+    if (this.#reading) throw new InvalidArgumentError('read', 'a change feed reads one batch at a time')
+    this.#reading = true
+    try {
+      // The whole read is bounded: the block, plus the command timeout for each round trip.
+      return await withTimeout(
+        this.#read(count, blockMs),
+        blockMs + 4 * this.#conn.timeoutMs,
+        'change feed read',
+      )
+    } catch (e) {
+      if (this.#closed) return { changes: [], gap: false, cursor: this.#cursor }
+      throw backendError(e, 'change feed read', this.#conn.timeoutMs)
+    } finally {
+      this.#reading = false
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    try {
+      await this.#persist()
+    } finally {
+      await this.#conn.close()
+    }
+  }
+
+  async #read(count: number, blockMs: number): Promise<ChangeBatch> {
+    await this.#start()
+    await this.#persist()
+    const key = this.keys.cdc
+    const client = this.#conn.client
+    const results = await client
+      .multi()
+      .call('XINFO', 'STREAM', key)
+      .xreadBuffer('COUNT', count, 'STREAMS', key, this.#cursor)
+      .exec()
+    if (!results) throw new BackendUnavailableError('redis', 'change feed read: transaction aborted')
+    const [[infoError, info], [readError, read]] = results as [
+      [Error | null, unknown],
+      [Error | null, unknown],
+    ]
+    if (readError) throw readError
+    if (infoError && !/no such key/i.test(infoError.message)) throw infoError
+    const gap = hasGap(infoError ? null : (info as unknown[]), this.#cursor)
+    let entries = this.#entriesOf(read)
+    if (entries.length === 0 && blockMs > 0 && !this.#closed) {
+      entries = this.#entriesOf(
+        await client.xreadBuffer('COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, this.#cursor),
+      )
+    }
+    const changes: ReceivedChange[] = []
+    for (const [id, fields] of entries) {
+      const streamId = id.toString()
+      this.#cursor = streamId
+      const change = this.#decode(streamId, fields)
+      if (change) changes.push(change)
+    }
+    return { changes, gap, cursor: this.#cursor }
+  }
+
+  /** Loads a persisted cursor, else resolves `'latest'` to the stream's last id (`0-0` when empty). */
+  async #start(): Promise<void> {
+    if (this.#started) return
+    await this.#conn.connect()
+    const stored = this.#store ? await this.#store.load() : undefined
+    if (stored !== undefined) {
+      if (!STREAM_ID.test(stored))
+        throw new CorruptDataError(
+          'change feed cursor store',
+          `cursor ${JSON.stringify(stored)} is not a stream id`,
+        )
+      this.#cursor = stored
+    } else if (this.#cursor === '$') {
+      try {
+        const info = fieldMap<unknown>(
+          (await this.#conn.client.call('XINFO', 'STREAM', this.keys.cdc)) as unknown[],
+        )
+        this.#cursor = String(info.get('last-generated-id') ?? ORIGIN)
+      } catch (e) {
+        if (!(e instanceof Error && /no such key/i.test(e.message))) throw e
+        this.#cursor = ORIGIN
+      }
+    }
+    this.#saved = stored
+    this.#started = true
+  }
+
+  /** Saves the cursor of the batch handed out last (the caller is done with it when it reads again). */
+  async #persist(): Promise<void> {
+    if (!this.#store || !this.#started || this.#saved === this.#cursor) return
+    await this.#store.save(this.#cursor)
+    this.#saved = this.#cursor
+  }
+
+  #entriesOf(reply: unknown): StreamEntry[] {
+    if (!Array.isArray(reply) || reply.length === 0) return []
+    return ((reply[0] as [Buffer, StreamEntry[]])[1] ?? []) as StreamEntry[]
+  }
+
+  /** One entry as a change; entries this package did not write are logged and skipped. */
+  #decode(streamId: string, flat: Buffer[]): ReceivedChange | undefined {
+    const fields = fieldMap<Buffer>(flat)
+    const op = fields.get('op')?.toString()
+    const key = fields.get('key')?.toString('utf8')
+    const hash = fields.get('hash')?.toString() ?? ''
+    const data = fields.get('data')
+    try {
+      if ((op !== 'PUT' && op !== 'DEL') || key === undefined) throw new Error('no op/key')
+      const raw = JSON.parse(fields.get('meta')?.toString('utf8') ?? 'null') as Record<string, unknown>
+      if (raw === null || typeof raw !== 'object' || typeof raw.origin !== 'string')
+        throw new Error('no meta')
+      const contentType =
+        raw.content_type === 'json' || raw.content_type === 'binary' ? raw.content_type : undefined
+      const meta: ChangeMeta = {
+        contentType,
+        version: typeof raw.version === 'number' ? raw.version : undefined,
+        updatedAt: typeof raw.updated_at === 'number' ? raw.updated_at : 0,
+        state: typeof raw.state === 'string' ? raw.state : undefined,
+        origin: raw.origin,
+      }
+      const change: ReceivedChange = { op, key, hash, meta, streamId }
+      return data === undefined ? change : { ...change, data: new Uint8Array(data) }
+    } catch (e) {
+      this.#logger.warn(
+        { streamId, reason: (e as Error).message },
+        'skipping a change stream entry this feed cannot read',
+      )
+      return undefined
+    }
+  }
+}

@@ -1,0 +1,176 @@
+import {
+  CorruptDataError,
+  InvalidArgumentError,
+  type MerkleNode,
+  type MerkleNodeChanges,
+  type MerkleNodeStore,
+} from '@sync-engine/core'
+import { parentPath, ROOT_PATH, segmentOf } from '@sync-engine/merkle'
+import type { Arg, Command, RedisConnection } from './connection.js'
+import type { KeyLayout } from './keys.js'
+
+/** Field prefix of a child entry: `c:{segment}` → child hash. Node fields (`hash`, …) have no `:`. */
+const CHILD = 'c:'
+const NODE_FIELDS = ['hash', 'count', 'leaf'] as const
+const HEX64 = /^[0-9a-f]{64}$/
+const COUNT = /^(0|[1-9][0-9]{0,15})$/
+/** Fields per HSET/HDEL of a parent's children (bounded command size). */
+const FIELDS_PER_COMMAND = 1000
+
+/**
+ * The Merkle mirror of SPEC §5.1/§6: one Redis hash per node at `{prefix}__se:merkle:{path}`
+ * (`""` for the root), holding
+ *
+ * - `hash` (64 hex), `count` (leaves at or below) and `leaf` (`1` for an id's leaf, `0` interior);
+ * - one field per child, `c:{segment}` → the child's hash (the `""` segment of an `id.` leaf slot is
+ *   the field `c:`).
+ *
+ * Child fields are prefixed so a segment named `hash`, `count` or `leaf` (ids like `x.hash`) can
+ * never collide with the node's own fields; a field is split at its first two characters only, never
+ * at a separator. Deleting a node removes its three node fields (and its entry in the parent); child
+ * entries stay, as the contract asks (it does not touch nodes below), and Redis drops a hash left
+ * empty. `writeNodes` is one MULTI/EXEC on a single server; on a cluster, node keys sit in many
+ * slots, so it is one pipeline per node (not atomic across nodes).
+ */
+export class RedisMerkleNodeStore implements MerkleNodeStore {
+  readonly #conn: RedisConnection
+  readonly #keys: KeyLayout
+
+  constructor(connection: RedisConnection, keys: KeyLayout) {
+    this.#conn = connection
+    this.#keys = keys
+  }
+
+  async getNodes(paths: readonly string[]): Promise<Map<string, MerkleNode>> {
+    const unique = [...new Set(paths)]
+    const replies = await this.#conn.exec(
+      unique.map((path) => {
+        const key = this.#keys.merkle(path)
+        return { key, name: 'HMGET', args: [key, ...NODE_FIELDS] }
+      }),
+    )
+    const out = new Map<string, MerkleNode>()
+    unique.forEach((path, i) => {
+      const [error, value] = replies[i]!
+      if (error) throw this.#corrupt(path, error.message)
+      const [hash, count, leaf] = value as (string | null)[]
+      if (hash === null || hash === undefined) return
+      if (!HEX64.test(hash))
+        throw this.#corrupt(path, `hash ${JSON.stringify(hash)} is not 64 hex characters`)
+      if (typeof count !== 'string' || !COUNT.test(count)) {
+        throw this.#corrupt(path, `count ${JSON.stringify(count)} is not a non-negative integer`)
+      }
+      if (leaf !== '0' && leaf !== '1')
+        throw this.#corrupt(path, `leaf ${JSON.stringify(leaf)} is not 0 or 1`)
+      out.set(path, { path, hash, leaf: leaf === '1', count: Number(count) })
+    })
+    return out
+  }
+
+  async getChildren(parents: readonly string[]): Promise<Map<string, ReadonlyMap<string, string>>> {
+    const unique = [...new Set(parents)]
+    const replies = await this.#conn.exec(
+      unique.map((path) => {
+        const key = this.#keys.merkle(path)
+        return { key, name: 'HGETALL', args: [key] }
+      }),
+    )
+    const out = new Map<string, ReadonlyMap<string, string>>()
+    unique.forEach((path, i) => {
+      const [error, value] = replies[i]!
+      if (error) throw this.#corrupt(path, error.message)
+      const flat = value as string[]
+      const children = new Map<string, string>()
+      for (let f = 0; f < flat.length; f += 2) {
+        const field = flat[f]!
+        if (field.startsWith(CHILD)) children.set(field.slice(CHILD.length), flat[f + 1]!)
+      }
+      out.set(path, children)
+    })
+    return out
+  }
+
+  async writeNodes(changes: MerkleNodeChanges): Promise<void> {
+    const commands: Command[] = []
+    const removeChild = new Map<string, Arg[]>()
+    const setChild = new Map<string, Arg[]>()
+    const add = (map: Map<string, Arg[]>, parent: string, ...args: Arg[]) => {
+      const list = map.get(parent)
+      if (list) list.push(...args)
+      else map.set(parent, args)
+    }
+    for (const path of changes.delete) {
+      checkPath(path)
+      const key = this.#keys.merkle(path)
+      commands.push({ key, name: 'HDEL', args: [key, ...NODE_FIELDS] })
+      if (path !== ROOT_PATH) add(removeChild, parentPath(path), CHILD + segmentOf(path))
+    }
+    for (const node of changes.upsert) {
+      checkNode(node)
+      const key = this.#keys.merkle(node.path)
+      commands.push({
+        key,
+        name: 'HSET',
+        args: [key, 'hash', node.hash, 'count', node.count, 'leaf', node.leaf ? '1' : '0'],
+      })
+      if (node.path !== ROOT_PATH)
+        add(setChild, parentPath(node.path), CHILD + segmentOf(node.path), node.hash)
+    }
+    const perParent = (map: Map<string, Arg[]>, name: string, width: number) => {
+      for (const [parent, args] of map) {
+        const key = this.#keys.merkle(parent)
+        const step = FIELDS_PER_COMMAND * width
+        for (let at = 0; at < args.length; at += step) {
+          commands.push({ key, name, args: [key, ...args.slice(at, at + step)] })
+        }
+      }
+    }
+    perParent(removeChild, 'HDEL', 1)
+    perParent(setChild, 'HSET', 2)
+    if (commands.length === 0) return
+    const replies = await this.#conn.exec(commands, { atomic: true })
+    replies.forEach(([error], i) => {
+      if (error) throw new CorruptDataError(commands[i]!.key, `merkle mirror write failed: ${error.message}`)
+    })
+  }
+
+  /** The root hash, `null` for an empty tree. */
+  async root(): Promise<string | null> {
+    return (await this.node(ROOT_PATH))?.hash ?? null
+  }
+
+  /** The node at `path`, if any. */
+  async node(path: string): Promise<MerkleNode | undefined> {
+    return (await this.getNodes([path])).get(path)
+  }
+
+  /** The children of `path` as segment → hash (a copy, in no particular order). */
+  async children(path: string): Promise<Map<string, string>> {
+    return new Map((await this.getChildren([path])).get(path))
+  }
+
+  #corrupt(path: string, message: string): CorruptDataError {
+    return new CorruptDataError(
+      `redis merkle node ${JSON.stringify(path)} (${this.#keys.merkle(path)})`,
+      message,
+    )
+  }
+}
+
+function checkPath(path: unknown): void {
+  if (typeof path !== 'string')
+    throw new InvalidArgumentError('path', `a node path must be a string, got ${typeof path}`)
+}
+
+function checkNode(node: MerkleNode): void {
+  checkPath(node?.path)
+  if (typeof node.hash !== 'string' || !HEX64.test(node.hash)) {
+    throw new InvalidArgumentError(
+      'hash',
+      `node ${JSON.stringify(node.path)}: hash must be 64 lower-case hex characters`,
+    )
+  }
+  if (!Number.isSafeInteger(node.count) || node.count < 0) {
+    throw new InvalidArgumentError('count', `node ${JSON.stringify(node.path)}: count must be an integer ≥ 0`)
+  }
+}

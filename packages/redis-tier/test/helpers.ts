@@ -1,0 +1,187 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { makeTempDir, requireRedis, serviceUrls, uniquePrefix } from '@sync-engine/testkit'
+import { Cluster, Redis } from 'ioredis'
+import { type RedisClient, RedisL2Store, type RedisL2StoreOptions } from '../src/index.js'
+
+export const redisUrl = serviceUrls().redisUrl
+
+/** A connected store under a fresh unique prefix. */
+export async function openStore(label: string, options: RedisL2StoreOptions = {}): Promise<RedisL2Store> {
+  const store = new RedisL2Store({ url: redisUrl, prefix: uniquePrefix(label), ...options })
+  await store.connect()
+  return store
+}
+
+/** Deletes every key under `prefix` (SCAN + UNLINK on every master). */
+export async function deletePrefix(client: RedisClient, prefix: string): Promise<void> {
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client]
+  // SCAN MATCH is a glob: escape its special characters.
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`
+  for (const node of nodes) {
+    let cursor = '0'
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+      cursor = next
+      // One UNLINK per key: on a cluster the keys of one node still sit in many slots.
+      if (keys.length > 0) await Promise.all(keys.map((key) => node.unlink(key)))
+    } while (cursor !== '0')
+  }
+}
+
+/** A plain client for inspecting and tampering with what the store wrote. */
+export async function rawClient(url = redisUrl): Promise<Redis> {
+  await requireRedis(url)
+  return new Redis(url)
+}
+
+/** A free loopback TCP port (the OS picks it; closed again before use). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      )
+    })
+  })
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Polls `check` every 50 ms until it is true, failing after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      if (await check()) return
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+/** A redis-server this test owns: started on `port`, killed with SIGKILL by `kill()`. */
+export class RedisProcess {
+  readonly port: number
+  readonly url: string
+  #child: ChildProcess | undefined
+
+  constructor(
+    port: number,
+    readonly extraArgs: readonly string[] = [],
+    readonly cwd?: string,
+  ) {
+    this.port = port
+    this.url = `redis://127.0.0.1:${port}`
+  }
+
+  async start(): Promise<void> {
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      ...this.extraArgs,
+    ]
+    const child = spawn('redis-server', args, { stdio: 'ignore', ...(this.cwd ? { cwd: this.cwd } : {}) })
+    this.#child = child
+    await waitFor(`redis-server on port ${this.port}`, async () => {
+      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`)
+      await requireRedis(this.url, 500)
+      return true
+    })
+  }
+
+  /** SIGKILL, and wait until the process is gone. */
+  async kill(): Promise<void> {
+    const child = this.#child
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGKILL')
+    await exited
+  }
+}
+
+/** A 3-master Redis Cluster on free loopback ports in a temp dir; `stop()` kills it and removes the dir. */
+export class LocalCluster {
+  readonly nodes: RedisProcess[] = []
+  readonly #dir = makeTempDir('redis-cluster')
+
+  get url(): string {
+    return this.nodes[0]!.url
+  }
+
+  async start(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort()
+      this.nodes.push(
+        new RedisProcess(
+          port,
+          ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`],
+          this.#dir.path,
+        ),
+      )
+    }
+    await Promise.all(this.nodes.map((n) => n.start()))
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...this.nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ])
+    const probes = this.nodes.map((n) => new Redis(n.url))
+    try {
+      await waitFor('cluster_state:ok on every node', async () => {
+        const infos = await Promise.all(probes.map((p) => p.cluster('INFO')))
+        return infos.every((info) => String(info).includes('cluster_state:ok'))
+      })
+    } finally {
+      for (const p of probes) p.disconnect()
+    }
+  }
+
+  /** A connected ioredis Cluster client on this cluster. */
+  async client(): Promise<Cluster> {
+    const cluster = new Cluster([{ host: '127.0.0.1', port: this.nodes[0]!.port }], { lazyConnect: true })
+    await cluster.connect()
+    return cluster
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()))
+    this.#dir.remove()
+  }
+}
+
+function run(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`))
+    })
+  })
+}
