@@ -313,7 +313,9 @@ export class RedisL2Store implements L2Store {
       if (ids.length === 0) break
       const states = await this.#states(ids)
       const gone: string[] = []
-      ids.forEach((id, i) => (states[i] === state ? out : gone).push(id))
+      ids.forEach((id, i) => {
+        ;(states[i] === state ? out : gone).push(id)
+      })
       if (gone.length > 0) await this.#conn.run('byState cleanup', () => this.#conn.client.zrem(key, ...gone))
       if (ids.length < count) break
       after = ids[ids.length - 1]
