@@ -1,0 +1,109 @@
+import type { MerkleNode, MerkleNodeChanges, MerkleNodeStore } from '@sync-engine/core'
+import { parentPath, ROOT_PATH, segmentOf } from '@sync-engine/merkle'
+import { inPieces, rowPieces } from './chunks.js'
+import type { Executor } from './db.js'
+import { bySize, placeholders, quote, valuesList } from './sql.js'
+
+/** The SQL of one `merkle_nodes` table, built once per table and size. */
+export class NodeSql {
+  readonly table: string
+  readonly select: (size: number) => string
+  readonly children: (size: number) => string
+  readonly upsert: (size: number) => string
+  readonly remove: (size: number) => string
+
+  constructor(table: string) {
+    this.table = table
+    const t = quote(table)
+    this.select = bySize(
+      (n) => `SELECT path, merkle_hash, is_leaf, object_count FROM ${t} WHERE path IN (${placeholders(n)})`,
+    )
+    this.children = bySize(
+      (n) => `SELECT parent_path, path, merkle_hash FROM ${t} WHERE parent_path IN (${placeholders(n)})`,
+    )
+    this.upsert = bySize(
+      (n) =>
+        `INSERT INTO ${t} (path, parent_path, merkle_hash, object_count, is_leaf, updated_at) VALUES ${valuesList(n, 6)} ` +
+        'ON DUPLICATE KEY UPDATE merkle_hash = VALUES(merkle_hash), object_count = VALUES(object_count), ' +
+        'is_leaf = VALUES(is_leaf), updated_at = VALUES(updated_at)',
+    )
+    this.remove = bySize((n) => `DELETE FROM ${t} WHERE path IN (${placeholders(n)})`)
+  }
+}
+
+interface NodeRow {
+  path: string
+  merkle_hash: string
+  is_leaf: number
+  object_count: number
+}
+
+interface ChildRow {
+  parent_path: string
+  path: string
+  merkle_hash: string
+}
+
+/** Node rows are small (two paths of ≤ 256 bytes, a hash, numbers): a generous fixed estimate. */
+const NODE_ROW_BYTES = 700
+
+/**
+ * `MerkleNodeStore` over a `merkle_nodes` table (SPEC §5.2): `path` (PK), `parent_path` (indexed;
+ * NULL for the root, so the root is nobody's child), `merkle_hash`, `object_count`, `is_leaf`,
+ * `updated_at`. Each call is one statement per 2048 paths. It runs on whatever `Executor` it is given:
+ * the pool for reads, or the connection of a write transaction, so the tree changes with the rows.
+ */
+export class MysqlMerkleNodeStore implements MerkleNodeStore {
+  readonly #exec: Executor
+  readonly #sql: NodeSql
+  readonly #maxBytes: number
+
+  constructor(exec: Executor, sql: NodeSql, maxStatementBytes: number) {
+    this.#exec = exec
+    this.#sql = sql
+    this.#maxBytes = maxStatementBytes
+  }
+
+  async getNodes(paths: readonly string[]): Promise<Map<string, MerkleNode>> {
+    const out = new Map<string, MerkleNode>()
+    for (const piece of inPieces(paths)) {
+      const rows = await this.#exec.execute<NodeRow[]>(this.#sql.select(piece.length), piece)
+      for (const r of rows) {
+        out.set(r.path, { path: r.path, hash: r.merkle_hash, leaf: r.is_leaf === 1, count: r.object_count })
+      }
+    }
+    return out
+  }
+
+  async getChildren(parents: readonly string[]): Promise<Map<string, ReadonlyMap<string, string>>> {
+    const out = new Map<string, Map<string, string>>()
+    for (const parent of parents) out.set(parent, new Map())
+    for (const piece of inPieces(parents)) {
+      const rows = await this.#exec.execute<ChildRow[]>(this.#sql.children(piece.length), piece)
+      for (const r of rows) out.get(r.parent_path)?.set(segmentOf(r.path), r.merkle_hash)
+    }
+    return out
+  }
+
+  async writeNodes(changes: MerkleNodeChanges): Promise<void> {
+    for (const piece of inPieces(changes.delete)) {
+      await this.#exec.execute(this.#sql.remove(piece.length), piece)
+    }
+    if (changes.upsert.length === 0) return
+    const now = Date.now()
+    for (const piece of rowPieces(changes.upsert, this.#maxBytes, () => NODE_ROW_BYTES)) {
+      const params: unknown[] = []
+      for (const n of piece) {
+        params.push(
+          n.path,
+          n.path === ROOT_PATH ? null : parentPath(n.path),
+          n.hash,
+          n.count,
+          n.leaf ? 1 : 0,
+          now,
+        )
+      }
+      await this.#exec.execute(this.#sql.upsert(piece.length), params)
+    }
+  }
+}

@@ -1,0 +1,221 @@
+import { isUtf8 } from 'node:buffer'
+import {
+  CorruptDataError,
+  type ItemAudit,
+  type ItemRecord,
+  type LeafRecord,
+  SyncItem,
+  utf8ByteLength,
+} from '@sync-engine/core'
+
+/** Columns of an items table, in the order the upsert binds them. */
+export const ITEM_COLUMNS = [
+  'id',
+  'version',
+  'timestamp',
+  'payload_hash',
+  'payload',
+  'payload_blob',
+  'audit',
+  'state',
+  'access_count',
+  'last_accessed',
+] as const
+
+/** The `audit` column is TEXT: at most 65 535 bytes. */
+const MAX_AUDIT_BYTES = 65_535
+/** Bytes a row adds to a statement besides its payload and audit (id, hash, state, numbers, framing). */
+const ROW_OVERHEAD_BYTES = 1024
+const HASH = /^[0-9a-f]{64}$/
+
+/** A valid row, ready to bind. */
+export interface EncodedRow {
+  /** Position in the caller's batch. */
+  readonly index: number
+  readonly id: string
+  readonly version: number
+  readonly updatedAt: number
+  readonly contentHash: string
+  /** Values in `ITEM_COLUMNS` order. */
+  readonly params: readonly unknown[]
+  /** Approximate bytes on the wire (chunks stay under `max_allowed_packet`). */
+  readonly bytes: number
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+function optionalString(value: unknown, name: string): string | undefined {
+  if (value !== undefined && typeof value !== 'string') {
+    throw new TypeError(`${name} must be a string when present, got ${typeof value}`)
+  }
+  return value
+}
+
+function optionalCount(value: unknown, name: string): number {
+  if (value === undefined) return 0
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(`${name} must be an integer ≥ 0 when present, got ${String(value)}`)
+  }
+  return value
+}
+
+/** The `audit` column's JSON (`{batch, trace, home}` with the fields present), or null when none is. */
+function encodeAudit(row: ItemRecord): string | null {
+  const audit: { batch?: string | undefined; trace?: string | undefined; home?: string | undefined } = {
+    ...(row.batchId === undefined ? {} : { batch: optionalString(row.batchId, 'batchId') }),
+    ...(row.traceParent === undefined ? {} : { trace: optionalString(row.traceParent, 'traceParent') }),
+    ...(row.homeInstanceId === undefined
+      ? {}
+      : { home: optionalString(row.homeInstanceId, 'homeInstanceId') }),
+  }
+  return audit.batch === undefined && audit.trace === undefined && audit.home === undefined
+    ? null
+    : JSON.stringify(audit)
+}
+
+/**
+ * Validates one row for the table and encodes it, or returns why it is refused. The id, state,
+ * version, timestamp, trace parent and content type are checked by core's own rules
+ * (`SyncItem.fromRecord`, which applies `checkId`/`checkState`; a `SyncItem` passed them when it was
+ * made); this adds what storing needs: bytes as a `Uint8Array`, a well-formed hash, JSON content that is
+ * valid UTF-8 (it goes to a utf8mb4 column), an audit that fits TEXT, and a payload within `maxPayloadBytes`.
+ */
+export function encodeRow(row: ItemRecord, index: number, maxPayloadBytes: number): EncodedRow | string {
+  try {
+    if (row === null || typeof row !== 'object') return `row must be an object, got ${String(row)}`
+    if (!(row.content instanceof Uint8Array)) {
+      return `content of '${String(row.id)}' must be a Uint8Array, got ${typeof row.content}`
+    }
+    if (!(row instanceof SyncItem)) SyncItem.fromRecord(row)
+    const { id, version, updatedAt, contentHash, content } = row
+    if (typeof contentHash !== 'string' || !HASH.test(contentHash)) {
+      return `contentHash of '${id}' must be 64 lower-case hex characters, got ${JSON.stringify(contentHash)}`
+    }
+    if (content.byteLength > maxPayloadBytes) {
+      return `payload of '${id}' is ${content.byteLength} bytes, over this server's limit of ${maxPayloadBytes} bytes (max_allowed_packet)`
+    }
+    const payload = asBuffer(content)
+    const json = row.contentType === 'json'
+    if (json && !isUtf8(payload)) return `JSON content of '${id}' is not valid UTF-8`
+    const audit = encodeAudit(row)
+    const auditBytes = audit === null ? 0 : utf8ByteLength(audit)
+    if (auditBytes > MAX_AUDIT_BYTES) {
+      return `audit of '${id}' (batchId, traceParent, homeInstanceId) is ${auditBytes} bytes, over ${MAX_AUDIT_BYTES}`
+    }
+    const params = [
+      id,
+      version,
+      updatedAt,
+      contentHash,
+      json ? payload : null,
+      json ? null : payload,
+      audit,
+      row.state,
+      optionalCount(row.accessCount, 'accessCount'),
+      optionalCount(row.lastAccessed, 'lastAccessed'),
+    ]
+    return {
+      index,
+      id,
+      version,
+      updatedAt,
+      contentHash,
+      params,
+      bytes: content.byteLength + auditBytes + ROW_OVERHEAD_BYTES,
+    }
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  }
+}
+
+/** The largest payload a row may carry so that one row fits in one packet. */
+export function payloadLimit(maxAllowedPacket: number, hardLimit: number): number {
+  return Math.min(hardLimit, maxAllowedPacket - MAX_AUDIT_BYTES - 2 * ROW_OVERHEAD_BYTES)
+}
+
+/** A row as the driver returns it (`SELECT` of `ITEM_COLUMNS`). */
+export interface StoredRow {
+  readonly id: unknown
+  readonly version: unknown
+  readonly timestamp: unknown
+  readonly payload_hash: unknown
+  readonly payload: unknown
+  readonly payload_blob: unknown
+  readonly audit: unknown
+  readonly state: unknown
+  readonly access_count: unknown
+  readonly last_accessed: unknown
+}
+
+function decodeAudit(audit: unknown): ItemAudit {
+  if (audit === null) return {}
+  if (typeof audit !== 'string') throw new TypeError('audit is not text')
+  const parsed = JSON.parse(audit) as unknown
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new TypeError('audit is not a JSON object')
+  }
+  const { batch, trace, home } = parsed as Record<string, unknown>
+  return {
+    ...(batch === undefined ? {} : { batch: optionalString(batch, 'audit.batch') }),
+    ...(trace === undefined ? {} : { trace: optionalString(trace, 'audit.trace') }),
+    ...(home === undefined ? {} : { home: optionalString(home, 'audit.home') }),
+  } as ItemAudit
+}
+
+function storedNumber(value: unknown, name: string): number {
+  // BIGINT beyond 2^53 arrives as a string (supportBigNumbers): not a value this tier wrote.
+  if (typeof value !== 'number') throw new TypeError(`${name} is not a safe integer (${String(value)})`)
+  return value
+}
+
+/**
+ * The item a stored row holds, validated like any item and with its hash checked against its
+ * bytes; `CorruptDataError` (at `location`) when the row is not something this tier wrote.
+ */
+export function decodeRow(row: StoredRow, location: string): SyncItem {
+  try {
+    const json = row.payload !== null
+    if (json === (row.payload_blob !== null)) {
+      throw new TypeError('exactly one of payload (JSON) and payload_blob (binary) must be set')
+    }
+    let content: Uint8Array
+    if (json) {
+      if (typeof row.payload !== 'string') throw new TypeError('payload is not text')
+      content = Buffer.from(row.payload, 'utf8')
+    } else {
+      if (!(row.payload_blob instanceof Uint8Array)) throw new TypeError('payload_blob is not bytes')
+      content = new Uint8Array(row.payload_blob)
+    }
+    const audit = decodeAudit(row.audit)
+    const record: ItemRecord = {
+      id: row.id as string,
+      version: storedNumber(row.version, 'version'),
+      updatedAt: storedNumber(row.timestamp, 'timestamp'),
+      contentType: json ? 'json' : 'binary',
+      content,
+      contentHash: row.payload_hash as string,
+      state: row.state as string,
+      traceParent: audit.trace,
+      homeInstanceId: audit.home,
+      batchId: audit.batch,
+      accessCount: storedNumber(row.access_count, 'access_count'),
+      lastAccessed: storedNumber(row.last_accessed, 'last_accessed'),
+    }
+    return SyncItem.fromRecord(record, { verifyHash: true })
+  } catch (error) {
+    throw new CorruptDataError(location, error instanceof Error ? error.message : String(error), {
+      cause: error,
+    })
+  }
+}
+
+/** A `(id, version, payload_hash)` row as a Merkle leaf. */
+export function decodeLeaf(row: { id: unknown; version: unknown; payload_hash: unknown }): LeafRecord {
+  return {
+    id: row.id as string,
+    version: storedNumber(row.version, 'version'),
+    contentHash: row.payload_hash as string,
+  }
+}

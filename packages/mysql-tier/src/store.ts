@@ -1,0 +1,777 @@
+import {
+  BackendUnavailableError,
+  CorruptDataError,
+  type GetManyResult,
+  type HealthProbe,
+  InvalidArgumentError,
+  type ItemRecord,
+  type L3Store,
+  type LeafRecord,
+  type Logger,
+  MAX_PAYLOAD_BYTES,
+  type MerkleNodeStore,
+  type PageOptions,
+  type PutOutcome,
+  redactUrl,
+  type SyncItem,
+  validateId,
+  validateState,
+} from '@sync-engine/core'
+import { applyMerkleBatch, compareSegments, type MerkleOp, merkleNodesOf } from '@sync-engine/merkle'
+import mysql, { type PoolOptions } from 'mysql2/promise'
+import { inPieces, rowPieces } from './chunks.js'
+import { Database, type Executor, type Session } from './db.js'
+import { type Filter, ItemSql } from './item-sql.js'
+import { MysqlMerkleNodeStore, NodeSql } from './node-store.js'
+import { type MysqlL3StoreOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { checkPrefix, type Partition, PartitionMap } from './partitions.js'
+import { decodeLeaf, decodeRow, type EncodedRow, encodeRow, payloadLimit, type StoredRow } from './rows.js'
+import { itemsTableDdl, migrate, PARTITIONS_TABLE, SCHEMA_TABLE, SCHEMA_VERSION } from './schema.js'
+import { checkIdentifier, likePrefix, lockName, quote } from './sql.js'
+
+/** Room left in a packet for the statement header and parameter types. */
+const PACKET_MARGIN_BYTES = 256 * 1024
+/** No-pad binary collations, preferred in this order (MariaDB, MySQL 8); `utf8mb4_bin` pads spaces. */
+const COLLATIONS = ['utf8mb4_nopad_bin', 'utf8mb4_0900_bin']
+
+/** What `connect()` learned about the server. */
+interface Connected {
+  readonly db: Database
+  readonly database: string
+  readonly server: string
+  readonly collation: string
+  readonly maxAllowedPacket: number
+  /** Byte budget of one statement's parameters. */
+  readonly statementBytes: number
+  /** Largest payload a row may carry here. */
+  readonly payloadBytes: number
+  /** `GET_LOCK` name serializing the store's leaf-changing writes (and the Merkle tree) across processes. */
+  readonly lock: string
+  readonly schemaLock: string
+}
+
+interface Stored {
+  readonly version: number
+  readonly updatedAt: number
+}
+
+const SUPERSEDED = 'superseded by a newer row with the same id in this batch'
+
+/** Outcome of one valid row, by its position in the caller's batch. */
+type Decision = readonly [index: number, outcome: PutOutcome]
+
+function checkLimit(limit: unknown, argument = 'limit'): number {
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
+    throw new InvalidArgumentError(argument, `${argument} must be an integer ≥ 1, got ${String(limit)}`)
+  }
+  return limit
+}
+
+function checkAfter(afterId: unknown): string {
+  if (afterId === undefined) return ''
+  if (typeof afterId !== 'string') {
+    throw new InvalidArgumentError('afterId', `afterId must be a string, got ${typeof afterId}`)
+  }
+  return afterId
+}
+
+function checkPage(page: PageOptions | undefined): { after: string; limit: number | undefined } {
+  if (page === undefined) return { after: '', limit: undefined }
+  if (page === null || typeof page !== 'object') {
+    throw new InvalidArgumentError('page', 'page must be an object { afterId?, limit? }')
+  }
+  return {
+    after: checkAfter(page.afterId),
+    limit: page.limit === undefined ? undefined : checkLimit(page.limit),
+  }
+}
+
+/** Valid, distinct ids in input order. */
+function distinctIds(ids: readonly string[]): string[] {
+  if (!Array.isArray(ids)) throw new InvalidArgumentError('ids', 'ids must be an array of ids')
+  const seen = new Set<string>()
+  for (const id of ids) seen.add(validateId(id))
+  return [...seen]
+}
+
+/** Sorted lists merged into one in UTF-8 byte order, cut at `limit`. */
+function mergeSorted(lists: string[][], limit: number | undefined): string[] {
+  if (lists.length === 1) return lists[0]!
+  const all = lists.flat().sort(compareSegments)
+  return limit === undefined ? all : all.slice(0, limit)
+}
+
+function isNewer(row: Stored, than: Stored | undefined): boolean {
+  return (
+    than === undefined ||
+    row.version > than.version ||
+    (row.version === than.version && row.updatedAt >= than.updatedAt)
+  )
+}
+
+/**
+ * The L3 ground truth on MySQL/MariaDB (SPEC §5.2): version-guarded chunked upserts with per-row
+ * outcomes, keyset scans, state and prefix operations, prefix → table partitions, and the Merkle
+ * tree (SPEC §6) kept in `merkle_nodes` in the same transaction as the rows.
+ *
+ * Every mutation that changes leaves (`putBatch`, `deleteBatch`, `deleteByState`, `deletePrefix`)
+ * runs in one transaction under the store's named lock (`GET_LOCK('<db>.<table>.merkle')`), so writers
+ * in several processes are serialized: each reads the stored versions (`SELECT … FOR UPDATE`), decides
+ * every row's outcome, writes the rows that win and applies exactly those leaves to the tree, then
+ * commits and releases the lock. The root is therefore the one a single writer would compute.
+ */
+export class MysqlL3Store implements L3Store {
+  readonly name: string
+  /** The Merkle nodes, for reading (`getNodes`, `getChildren`); the store writes them itself. */
+  readonly merkle: MerkleNodeStore
+  readonly #options: ResolvedOptions
+  readonly #logger: Logger
+  readonly #partitions: PartitionMap
+  readonly #itemSql = new Map<string, ItemSql>()
+  readonly #nodeSql: NodeSql
+  #connected: Connected | undefined
+
+  constructor(options: MysqlL3StoreOptions) {
+    this.#options = resolveOptions(options)
+    this.name = this.#options.name
+    this.#logger = this.#options.logger
+    this.#partitions = new PartitionMap(this.#options.table)
+    this.#nodeSql = new NodeSql(this.#options.merkleTable)
+    const reader = (): MysqlMerkleNodeStore => this.#nodes(this.#state().db)
+    this.merkle = {
+      getNodes: async (paths) => reader().getNodes(paths),
+      getChildren: async (parents) => reader().getChildren(parents),
+      writeNodes: async () => {
+        throw new InvalidArgumentError(
+          'merkle',
+          'the Merkle tree of an L3 store is written by the store itself, with its rows',
+        )
+      },
+    }
+  }
+
+  get connected(): boolean {
+    return this.#connected !== undefined
+  }
+
+  /** Whether this store keeps the Merkle tree (`merkle` option). */
+  get merkleEnabled(): boolean {
+    return this.#options.merkle
+  }
+
+  /** Where the store connects, password redacted. */
+  get where(): string {
+    const { url, pool } = this.#options
+    if (url !== undefined) return redactUrl(url)
+    return `mysql://${pool?.user ?? ''}@${pool?.host ?? 'localhost'}:${pool?.port ?? 3306}/${pool?.database ?? ''}`
+  }
+
+  /** Opens the pool, checks the server, runs migrations and loads the partition registry. Idempotent. */
+  async connect(): Promise<void> {
+    if (this.#connected) return
+    const o = this.#options
+    const pool = mysql.createPool({
+      ...(o.url === undefined ? o.pool : { uri: o.url }),
+      connectionLimit: o.connectionLimit,
+      charset: 'UTF8MB4_BIN',
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      maxPreparedStatements: 512,
+      multipleStatements: false,
+      namedPlaceholders: false,
+      enableKeepAlive: true,
+    } satisfies PoolOptions)
+    const db = new Database(pool, {
+      queryTimeoutMs: o.queryTimeoutMs,
+      lockTimeoutSeconds: o.lockTimeoutSeconds,
+      retries: o.retries,
+      logger: this.#logger,
+      where: this.where,
+    })
+    try {
+      const connected = await this.#probe(db)
+      const report = await db.session(async (s) => {
+        const names = { items: o.table, merkle: o.merkleTable, collation: connected.collation }
+        const migrated = await migrate(s, names, connected.database)
+        await this.#loadPartitions(s)
+        return migrated
+      }, connected.schemaLock)
+      this.#connected = connected
+      this.#logger.info(
+        {
+          url: this.where,
+          server: connected.server,
+          database: connected.database,
+          table: o.table,
+          schema: report,
+          partitions: this.#partitions.size,
+          merkle: o.merkle,
+        },
+        'mysql-tier connected',
+      )
+    } catch (error) {
+      await pool.end().catch(() => {})
+      throw error
+    }
+  }
+
+  async #probe(db: Database): Promise<Connected> {
+    return db.session(async (s) => {
+      const [info] = await s.query<{ server: string; database: string | null; packet: number }[]>(
+        'SELECT VERSION() AS server, DATABASE() AS `database`, @@max_allowed_packet AS packet',
+      )
+      if (!info?.database) {
+        throw new InvalidArgumentError('url', `no database selected: name one in the URL (${this.where})`)
+      }
+      const found = await s.execute<{ name: string }[]>(
+        `SELECT COLLATION_NAME AS name FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN (${COLLATIONS.map(() => '?').join(',')})`,
+        COLLATIONS,
+      )
+      const names = new Set(found.map((r) => r.name))
+      const collation = COLLATIONS.find((c) => names.has(c))
+      if (collation === undefined) {
+        this.#logger.warn(
+          { server: info.server },
+          'mysql-tier: no no-pad binary utf8mb4 collation; ids differing only by trailing spaces collide',
+        )
+      }
+      const maxAllowedPacket = Number(info.packet)
+      const statementBytes = Math.max(64 * 1024, maxAllowedPacket - PACKET_MARGIN_BYTES)
+      const { table } = this.#options
+      return {
+        db,
+        database: info.database,
+        server: info.server,
+        collation: collation ?? 'utf8mb4_bin',
+        maxAllowedPacket,
+        statementBytes,
+        payloadBytes: payloadLimit(statementBytes, MAX_PAYLOAD_BYTES),
+        lock: lockName(info.database, table, 'merkle'),
+        schemaLock: lockName(info.database, table, 'schema'),
+      }
+    })
+  }
+
+  /** Closes the pool. Idempotent; the store can `connect()` again. */
+  async close(): Promise<void> {
+    const connected = this.#connected
+    this.#connected = undefined
+    if (connected) await connected.db.pool.end()
+  }
+
+  async health(timeoutMs = 2000): Promise<HealthProbe> {
+    const started = performance.now()
+    const latencyMs = () => Math.round((performance.now() - started) * 100) / 100
+    const connected = this.#connected
+    if (!connected) return { ok: false, latencyMs: 0, error: 'not connected' }
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const probe = connected.db.pool.query({ sql: 'SELECT 1 AS ok', timeout: timeoutMs })
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+      })
+      await Promise.race([probe, late])
+      return {
+        ok: true,
+        latencyMs: latencyMs(),
+        details: {
+          server: connected.server,
+          database: connected.database,
+          table: this.#options.table,
+          schemaVersion: SCHEMA_VERSION,
+          collation: connected.collation,
+          maxAllowedPacket: connected.maxAllowedPacket,
+          merkle: this.#options.merkle,
+          partitions: this.#partitions.size,
+        },
+      }
+    } catch (error) {
+      return {
+        ok: false,
+        latencyMs: latencyMs(),
+        error: error instanceof Error ? error.message : String(error),
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  // ── writes ─────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Version-guarded upsert with one outcome per row, in input order: `rejected` (invalid; `reason`
+   * says why; the rest of the batch still lands), `stale` (the stored `(version, updatedAt)` is newer)
+   * or `written` (`created` when the id was new). When an id appears more than once, the row with the
+   * greatest `(version, updatedAt)` (the later one on a tie) is the one written; the others are `stale`.
+   */
+  async putBatch(rows: readonly ItemRecord[]): Promise<PutOutcome[]> {
+    const state = this.#state()
+    if (!Array.isArray(rows)) throw new InvalidArgumentError('rows', 'rows must be an array of item records')
+    const outcomes = new Array<PutOutcome>(rows.length)
+    const candidates = new Map<string, EncodedRow>()
+    rows.forEach((row, index) => {
+      const encoded = encodeRow(row, index, state.payloadBytes)
+      if (typeof encoded === 'string') {
+        outcomes[index] = {
+          id: String((row as Partial<ItemRecord> | null)?.id),
+          status: 'rejected',
+          reason: encoded,
+        }
+        return
+      }
+      const current = candidates.get(encoded.id)
+      const loser = current === undefined || isNewer(encoded, current) ? current : encoded
+      if (loser !== encoded) candidates.set(encoded.id, encoded)
+      if (loser) outcomes[loser.index] = { id: loser.id, status: 'stale', reason: SUPERSEDED }
+    })
+    if (candidates.size === 0) return outcomes
+    const groups = this.#partitions.group([...candidates.values()], (r) => r.id)
+    const decisions = await state.db.transaction(async (tx) => {
+      const decided: Decision[] = []
+      const leaves: MerkleOp[] = []
+      for (const [table, group] of groups) {
+        const sql = this.#items(table)
+        const stored = await this.#storedVersions(tx, sql, group)
+        const written: EncodedRow[] = []
+        for (const row of group) {
+          const current = stored.get(row.id)
+          if (isNewer(row, current)) {
+            written.push(row)
+            decided.push([row.index, { id: row.id, status: 'written', created: current === undefined }])
+          } else {
+            const reason = `stored (version ${current!.version}, updatedAt ${current!.updatedAt}) is newer`
+            decided.push([row.index, { id: row.id, status: 'stale', reason }])
+          }
+        }
+        for (const piece of rowPieces(written, state.statementBytes, (r) => r.bytes)) {
+          await tx.execute(
+            sql.upsert(piece.length),
+            piece.flatMap((r) => r.params),
+          )
+        }
+        for (const r of written)
+          leaves.push({ op: 'upsert', id: r.id, version: r.version, contentHash: r.contentHash })
+      }
+      await this.#applyLeaves(tx, leaves)
+      return decided
+    }, state.lock)
+    for (const [index, outcome] of decisions) outcomes[index] = outcome
+    return outcomes
+  }
+
+  /** Deletes ids; resolves with those that existed (input order). */
+  async deleteBatch(ids: readonly string[]): Promise<string[]> {
+    const state = this.#state()
+    const unique = distinctIds(ids)
+    if (unique.length === 0) return []
+    const existed = await state.db.transaction(async (tx) => {
+      const found = new Set<string>()
+      for (const [table, group] of this.#partitions.group(unique, (id) => id)) {
+        const sql = this.#items(table)
+        const present = await this.#selectIds(tx, sql.idsForUpdate, group)
+        await this.#removeIds(tx, sql, present)
+        for (const id of present) found.add(id)
+      }
+      await this.#removeLeaves(tx, found)
+      return found
+    }, state.lock)
+    return unique.filter((id) => existed.has(id))
+  }
+
+  /** Sets the state of existing ids; resolves with the ids whose state changed. The tree is untouched. */
+  async setState(ids: readonly string[], newState: string): Promise<string[]> {
+    const state = this.#state()
+    validateState(newState)
+    const unique = distinctIds(ids)
+    if (unique.length === 0) return []
+    const changed = await state.db.transaction(async (tx) => {
+      const found = new Set<string>()
+      for (const [table, group] of this.#partitions.group(unique, (id) => id)) {
+        const sql = this.#items(table)
+        const differ = await this.#selectIds(tx, sql.otherStateForUpdate, group, [newState])
+        for (const piece of inPieces(differ))
+          await tx.execute(sql.setState(piece.length), [newState, ...piece])
+        for (const id of differ) found.add(id)
+      }
+      return found
+    })
+    return unique.filter((id) => changed.has(id))
+  }
+
+  async deleteByState(state: string): Promise<string[]> {
+    validateState(state)
+    return this.#deleteMatching('state', [state], this.#partitions.tables())
+  }
+
+  async deletePrefix(prefix: string): Promise<string[]> {
+    checkPrefix(prefix)
+    return this.#deleteMatching('prefix', [likePrefix(prefix)], this.#partitions.tablesFor(prefix))
+  }
+
+  /** Deletes every row matching the filter in `tables` (by id, as locked), with their leaves. */
+  async #deleteMatching(filter: Filter, params: readonly unknown[], tables: string[]): Promise<string[]> {
+    const state = this.#state()
+    return state.db.transaction(async (tx) => {
+      const deleted: string[][] = []
+      for (const table of tables) {
+        const sql = this.#items(table)
+        const ids = (await tx.execute<{ id: string }[]>(sql.matchingForUpdate(filter), params)).map(
+          (r) => r.id,
+        )
+        await this.#removeIds(tx, sql, ids)
+        deleted.push(ids)
+      }
+      const all = mergeSorted(deleted, undefined)
+      await this.#removeLeaves(tx, all)
+      return all
+    }, state.lock)
+  }
+
+  // ── reads ──────────────────────────────────────────────────────────────────────────────────────
+
+  async get(id: string): Promise<SyncItem | undefined> {
+    const { items, errors } = await this.getMany([id])
+    const error = errors.get(id)
+    if (error) throw error
+    return items.get(id)
+  }
+
+  /** The items found, one statement per table and 2048 ids; corrupt rows are in `errors`, the rest answer. */
+  async getMany(ids: readonly string[]): Promise<GetManyResult> {
+    const state = this.#state()
+    const unique = distinctIds(ids)
+    const items = new Map<string, SyncItem>()
+    const errors = new Map<string, Error>()
+    if (unique.length === 0) return { items, errors }
+    await state.db.session(async (s) => {
+      for (const [table, group] of this.#partitions.group(unique, (id) => id)) {
+        const sql = this.#items(table)
+        for (const piece of inPieces(group)) {
+          for (const row of await s.execute<StoredRow[]>(sql.rows(piece.length), piece)) {
+            const id = row.id as string
+            try {
+              items.set(id, decodeRow(row, this.#location(table, id)))
+            } catch (error) {
+              errors.set(id, error as Error)
+            }
+          }
+        }
+      }
+    })
+    return { items, errors }
+  }
+
+  async exists(id: string): Promise<boolean> {
+    const state = this.#state()
+    validateId(id)
+    const rows = await state.db.execute<unknown[]>(this.#items(this.#partitions.route(id)).exists, [id])
+    return rows.length > 0
+  }
+
+  async count(): Promise<number> {
+    return this.#count('all', [], this.#partitions.tables())
+  }
+
+  async countByState(state: string): Promise<number> {
+    validateState(state)
+    return this.#count('state', [state], this.#partitions.tables())
+  }
+
+  async countPrefix(prefix: string): Promise<number> {
+    checkPrefix(prefix)
+    return this.#count('prefix', [likePrefix(prefix)], this.#partitions.tablesFor(prefix))
+  }
+
+  async scanIds(afterId: string | undefined, limit: number): Promise<string[]> {
+    return this.#page('all', [], this.#partitions.tables(), {
+      after: checkAfter(afterId),
+      limit: checkLimit(limit),
+    })
+  }
+
+  async byState(state: string, page?: PageOptions): Promise<string[]> {
+    validateState(state)
+    return this.#page('state', [state], this.#partitions.tables(), checkPage(page))
+  }
+
+  async scanPrefix(prefix: string, page?: PageOptions): Promise<string[]> {
+    checkPrefix(prefix)
+    return this.#page('prefix', [likePrefix(prefix)], this.#partitions.tablesFor(prefix), checkPage(page))
+  }
+
+  /** Keyset-paginated `(id, version, contentHash)` over every table, ascending in byte order. */
+  async scanLeaves(afterId: string | undefined, limit: number): Promise<LeafRecord[]> {
+    const state = this.#state()
+    const after = checkAfter(afterId)
+    checkLimit(limit)
+    return state.db.session((s) => this.#leaves(s, after, limit))
+  }
+
+  async #leaves(s: Executor, after: string, limit: number): Promise<LeafRecord[]> {
+    const lists: LeafRecord[][] = []
+    for (const table of this.#partitions.tables()) {
+      const rows = await s.execute<{ id: string; version: unknown; payload_hash: unknown }[]>(
+        this.#items(table).leaves,
+        [after, limit],
+      )
+      lists.push(
+        rows.map((r) => {
+          try {
+            return decodeLeaf(r)
+          } catch (error) {
+            throw new CorruptDataError(this.#location(table, r.id), (error as Error).message, {
+              cause: error,
+            })
+          }
+        }),
+      )
+    }
+    if (lists.length === 1) return lists[0]!
+    return lists
+      .flat()
+      .sort((a, b) => compareSegments(a.id, b.id))
+      .slice(0, limit)
+  }
+
+  /**
+   * Root hash of the tree over every row (`null` when empty). A tree marked stale by a `merkle: false`
+   * store is rebuilt first. A store opened with `merkle: false` keeps no tree and answers `null`.
+   */
+  async merkleRoot(): Promise<string | null> {
+    const state = this.#state()
+    if (!this.#options.merkle) return null
+    if (await this.#merkleStale(state.db)) return this.rebuildMerkle()
+    const root = await this.#nodes(state.db).getNodes([''])
+    return root.get('')?.hash ?? null
+  }
+
+  /**
+   * Recomputes the whole tree from the rows (under the lock, in one transaction) and returns the
+   * root: after writes by a `merkle: false` store, or as a repair. Holds every leaf in memory.
+   */
+  async rebuildMerkle(): Promise<string | null> {
+    const state = this.#state()
+    if (!this.#options.merkle)
+      throw new InvalidArgumentError('merkle', 'this store was opened with merkle: false')
+    return state.db.transaction((tx) => this.#rebuild(tx), state.lock)
+  }
+
+  // ── partitions ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Routes ids starting with `prefix` to `table` (created like the items table): every operation on
+   * such an id uses that table, the longest registered prefix winning. Persisted in
+   * `sync_engine_partitions` and loaded by `connect()`. Rows already stored under the prefix move to
+   * the new table in the same transaction; the Merkle tree (one per store) does not change. Other
+   * processes pick the route up when they connect (or call `reloadPartitions()`): register
+   * partitions before writing.
+   */
+  async registerPartition(prefix: string, table: string): Promise<void> {
+    const state = this.#state()
+    checkPrefix(prefix)
+    checkIdentifier(table, 'table')
+    const { merkleTable } = this.#options
+    if (table === merkleTable || table === SCHEMA_TABLE || table === PARTITIONS_TABLE) {
+      throw new InvalidArgumentError('table', `table '${table}' is one of the store's own tables`)
+    }
+    if (this.#partitions.entries().some(([p, t]) => p === prefix && t === table)) return
+    // DDL commits on its own: create the table first, then move rows and register in one transaction.
+    await state.db.session((s) => s.query(itemsTableDdl(table, state.collation)), state.lock)
+    const next = new PartitionMap(this.#partitions.base)
+    for (const [p, t] of this.#partitions.entries()) next.set(p, t)
+    next.set(prefix, table)
+    await state.db.transaction(async (tx) => {
+      for (const source of this.#partitions.tablesFor(prefix)) {
+        if (source === table) continue
+        const sql = this.#items(source)
+        const rows = await tx.execute<{ id: string }[]>(sql.matchingForUpdate('prefix'), [likePrefix(prefix)])
+        const moving = rows.map((r) => r.id).filter((id) => next.route(id) === table)
+        for (const piece of inPieces(moving)) {
+          await tx.execute(this.#items(table).copyFrom(source, piece.length), piece)
+        }
+        await this.#removeIds(tx, sql, moving)
+      }
+      await tx.execute(
+        `INSERT INTO ${quote(PARTITIONS_TABLE)} (store, prefix, table_name, created_at) VALUES (?, ?, ?, ?) ` +
+          'ON DUPLICATE KEY UPDATE table_name = VALUES(table_name)',
+        [this.#options.table, prefix, table, Date.now()],
+      )
+    }, state.lock)
+    this.#partitions.set(prefix, table)
+  }
+
+  /** The registered partitions, longest prefix first. */
+  get partitions(): readonly Partition[] {
+    return this.#partitions.entries().map(([prefix, table]) => ({ prefix, table }))
+  }
+
+  /** Reloads the routes from the registry (after another process registered one). */
+  async reloadPartitions(): Promise<void> {
+    await this.#state().db.session((s) => this.#loadPartitions(s))
+  }
+
+  async #loadPartitions(s: Session): Promise<void> {
+    const rows = await s.execute<{ prefix: string; table_name: string }[]>(
+      `SELECT prefix, table_name FROM ${quote(PARTITIONS_TABLE)} WHERE store = ?`,
+      [this.#options.table],
+    )
+    this.#partitions.clear()
+    for (const { prefix, table_name } of rows) {
+      try {
+        this.#partitions.set(checkPrefix(prefix), checkIdentifier(table_name, 'table'))
+      } catch (error) {
+        throw new CorruptDataError(
+          `${PARTITIONS_TABLE} prefix ${JSON.stringify(prefix)}`,
+          (error as Error).message,
+        )
+      }
+    }
+  }
+
+  // ── helpers ────────────────────────────────────────────────────────────────────────────────────
+
+  #state(): Connected {
+    if (!this.#connected) {
+      throw new BackendUnavailableError('mysql', `not connected (${this.where}): call connect() first`)
+    }
+    return this.#connected
+  }
+
+  #items(table: string): ItemSql {
+    let sql = this.#itemSql.get(table)
+    if (!sql) {
+      sql = new ItemSql(table)
+      this.#itemSql.set(table, sql)
+    }
+    return sql
+  }
+
+  #nodes(exec: Executor): MysqlMerkleNodeStore {
+    return new MysqlMerkleNodeStore(exec, this.#nodeSql, this.#state().statementBytes)
+  }
+
+  #location(table: string, id: string): string {
+    return `${this.#connected?.database}.${table} id ${JSON.stringify(id)}`
+  }
+
+  /** Stored `(version, updatedAt)` of the rows' ids, locked until the transaction ends. */
+  async #storedVersions(
+    tx: Session,
+    sql: ItemSql,
+    rows: readonly EncodedRow[],
+  ): Promise<Map<string, Stored>> {
+    const stored = new Map<string, Stored>()
+    const ids = [...new Set(rows.map((r) => r.id))]
+    for (const piece of inPieces(ids)) {
+      const found = await tx.execute<{ id: string; version: number; timestamp: number }[]>(
+        sql.versionsForUpdate(piece.length),
+        piece,
+      )
+      for (const r of found) stored.set(r.id, { version: Number(r.version), updatedAt: Number(r.timestamp) })
+    }
+    return stored
+  }
+
+  /** The ids of `ids` that `statement` returns (run per `IN` piece, `before` bound first). */
+  async #selectIds(
+    tx: Executor,
+    statement: (size: number) => string,
+    ids: readonly string[],
+    before: readonly unknown[] = [],
+  ): Promise<string[]> {
+    const out: string[] = []
+    for (const piece of inPieces(ids)) {
+      for (const r of await tx.execute<{ id: string }[]>(statement(piece.length), [...before, ...piece])) {
+        out.push(r.id)
+      }
+    }
+    return out
+  }
+
+  async #removeIds(tx: Executor, sql: ItemSql, ids: readonly string[]): Promise<void> {
+    for (const piece of inPieces(ids)) await tx.execute(sql.remove(piece.length), piece)
+  }
+
+  async #removeLeaves(tx: Executor, ids: Iterable<string>): Promise<void> {
+    const ops: MerkleOp[] = []
+    for (const id of ids) ops.push({ op: 'delete', id })
+    await this.#applyLeaves(tx, ops)
+  }
+
+  /**
+   * Brings the tree up to date with the rows this transaction changed (`ops`, the leaves really
+   * written or deleted). A store without the tree marks it stale instead; a store with the tree that
+   * finds it stale rebuilds it from the rows (which include this transaction's changes).
+   */
+  async #applyLeaves(tx: Executor, ops: readonly MerkleOp[]): Promise<void> {
+    if (ops.length === 0) return
+    const { table, merkle } = this.#options
+    if (!merkle) {
+      await tx.execute(
+        `UPDATE ${quote(SCHEMA_TABLE)} SET merkle_stale = 1 WHERE store = ? AND merkle_stale = 0`,
+        [table],
+      )
+      return
+    }
+    if (await this.#merkleStale(tx)) await this.#rebuild(tx)
+    else await applyMerkleBatch(this.#nodes(tx), ops)
+  }
+
+  async #merkleStale(exec: Executor): Promise<boolean> {
+    const rows = await exec.execute<{ stale: number }[]>(
+      `SELECT merkle_stale AS stale FROM ${quote(SCHEMA_TABLE)} WHERE store = ?`,
+      [this.#options.table],
+    )
+    return rows[0]?.stale === 1
+  }
+
+  /** Rewrites the whole tree from the rows and clears the stale mark; returns the root. */
+  async #rebuild(tx: Executor): Promise<string | null> {
+    const leaves: LeafRecord[] = []
+    for (;;) {
+      const page = await this.#leaves(tx, leaves[leaves.length - 1]?.id ?? '', 10_000)
+      if (page.length === 0) break
+      leaves.push(...page)
+    }
+    await tx.execute(`DELETE FROM ${quote(this.#options.merkleTable)}`, [])
+    const nodes = merkleNodesOf(leaves)
+    await this.#nodes(tx).writeNodes({ upsert: [...nodes.values()], delete: [] })
+    await tx.execute(`UPDATE ${quote(SCHEMA_TABLE)} SET merkle_stale = 0 WHERE store = ?`, [
+      this.#options.table,
+    ])
+    return nodes.get('')?.hash ?? null
+  }
+
+  async #count(filter: Filter, params: readonly unknown[], tables: string[]): Promise<number> {
+    const state = this.#state()
+    return state.db.session(async (s) => {
+      let total = 0
+      for (const table of tables) {
+        const [row] = await s.execute<{ n: number }[]>(this.#items(table).count(filter), params)
+        total += Number(row?.n ?? 0)
+      }
+      return total
+    })
+  }
+
+  async #page(
+    filter: Filter,
+    params: readonly unknown[],
+    tables: string[],
+    { after, limit }: { after: string; limit: number | undefined },
+  ): Promise<string[]> {
+    const state = this.#state()
+    return state.db.session(async (s) => {
+      const lists: string[][] = []
+      for (const table of tables) {
+        const sql = this.#items(table).page(filter, limit !== undefined)
+        const rows = await s.execute<{ id: string }[]>(
+          sql,
+          limit === undefined ? [...params, after] : [...params, after, limit],
+        )
+        lists.push(rows.map((r) => r.id))
+      }
+      return mergeSorted(lists, limit)
+    })
+  }
+}

@@ -1,0 +1,49 @@
+import type { L3Store } from '@sync-engine/core'
+import { merkleRootOf } from '@sync-engine/merkle'
+import { describeL3Store, describeMerkleNodeStore, requireMysql } from '@sync-engine/testkit'
+import mysql, { type Pool } from 'mysql2/promise'
+import { afterAll, beforeAll } from 'vitest'
+import { MysqlMerkleNodeStore, NodeSql } from '../src/node-store.js'
+import { closeAdmin, freshDatabase, openStore, poolExecutor, sql, type TestDatabase } from './helpers.js'
+
+beforeAll(() => requireMysql())
+
+// Each conformance test gets a database of its own, dropped after it.
+const databases = new Map<L3Store, TestDatabase>()
+describeL3Store('MysqlL3Store on MariaDB', {
+  async create() {
+    const db = await freshDatabase('l3_conf')
+    const store = await openStore(db)
+    databases.set(store, db)
+    return store
+  },
+  async destroy(store) {
+    await databases.get(store)?.drop()
+    databases.delete(store)
+  },
+  expectedRoot: (leaves) => merkleRootOf(leaves),
+})
+
+// The node store alone, over the `merkle_nodes` table the store's migrations create.
+let nodesDb: TestDatabase
+let nodesPool: Pool
+beforeAll(async () => {
+  nodesDb = await freshDatabase('l3_nodes')
+  await (await openStore(nodesDb)).close()
+  nodesPool = mysql.createPool({
+    uri: nodesDb.url,
+    connectionLimit: 2,
+    charset: 'UTF8MB4_BIN',
+    supportBigNumbers: true,
+  })
+})
+afterAll(async () => {
+  await nodesPool?.end()
+  await nodesDb?.drop()
+  await closeAdmin()
+})
+describeMerkleNodeStore(
+  'MysqlMerkleNodeStore',
+  () => new MysqlMerkleNodeStore(poolExecutor(nodesPool), new NodeSql('merkle_nodes'), 4 * 1024 * 1024),
+  { teardown: () => sql(`DELETE FROM \`${nodesDb.name}\`.merkle_nodes`) },
+)
