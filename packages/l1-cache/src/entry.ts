@@ -23,7 +23,9 @@ export class Entry {
   /** Monotonic ms after which the entry is expired; 0 = no TTL. */
   expiresAt = 0
   pinned = false
-  /** Neighbours in the eviction ring (only meaningful while unpinned). */
+  /** Not read since it was cached: in the probation queue, not yet in the main ring. */
+  probation = true
+  /** Neighbours in its queue (only meaningful while unpinned). */
   prev: Entry = this
   next: Entry = this
 
@@ -33,6 +35,7 @@ export class Entry {
     this.item = item
     this.idBytes = idBytes
     this.credit = 0
+    this.probation = true
     this.accessCount = 0
     this.lastAccessed = 0
     return this
@@ -40,8 +43,8 @@ export class Entry {
 }
 
 /**
- * The eviction ring: a circular doubly linked list of the unpinned entries and a hand that walks it.
- * New entries go just behind the hand, so the hand reaches them last (a full revolution later).
+ * A circular doubly linked list of entries with a hand that walks it. New entries go just behind the
+ * hand, so the hand reaches them last: used as a FIFO (the hand is the oldest entry) and as a CLOCK.
  */
 export class Ring {
   hand: Entry | undefined = undefined

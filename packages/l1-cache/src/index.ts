@@ -10,4 +10,11 @@ export {
   DEFAULT_L1_MAX_BYTES,
   type L1MemoryCacheOptions,
 } from './options.js'
-export { CREDIT_MAX, L1_ENTRY_OVERHEAD_BYTES, MAX_WALK, sizeWeight } from './sizing.js'
+export {
+  CREDIT_MAX,
+  L1_ENTRY_OVERHEAD_BYTES,
+  MAX_WALK,
+  PROBATION_SHARE,
+  sizeWeight,
+  WALK_STEPS_PER_EVICTION,
+} from './sizing.js'

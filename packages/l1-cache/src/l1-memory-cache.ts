@@ -14,12 +14,23 @@ import {
 import { CoarseClock } from './coarse-clock.js'
 import { Entry, Ring } from './entry.js'
 import { type L1MemoryCacheOptions, resolveL1Options } from './options.js'
-import { CREDIT_MAX, entryBytes, estimateEntrySize, MAX_WALK, sizeWeight } from './sizing.js'
+import {
+  CREDIT_MAX,
+  entryBytes,
+  estimateEntrySize,
+  MAX_WALK,
+  PROBATION_SHARE,
+  sizeWeight,
+  WALK_STEPS_PER_EVICTION,
+} from './sizing.js'
 
 export type L1RemoveListener = (item: SyncItem, reason: L1RemovalReason) => void
 
 export interface L1MemoryCacheStats extends L1Stats {
-  /** Entries the eviction hand has looked at, in total (each eviction looks at ≤ `MAX_WALK`). */
+  /**
+   * Entries the eviction hands have looked at, in total: at most `WALK_STEPS_PER_EVICTION` per
+   * eviction plus `MAX_WALK`, and at most `MAX_WALK` for any one eviction.
+   */
   readonly evictionWalkSteps: number
 }
 
@@ -74,7 +85,10 @@ export class L1MemoryCache implements L1Cache {
   readonly evictTo: number
 
   readonly #map = new Map<string, Entry>()
-  readonly #ring = new Ring()
+  /** Unpinned entries never read since cached, oldest at the hand. */
+  readonly #probation = new Ring()
+  /** Unpinned entries read at least once: the size-weighted CLOCK. */
+  readonly #main = new Ring()
   readonly #clock: Clock
   readonly #coarse: CoarseClock
   readonly #evictAtBytes: number
@@ -82,12 +96,15 @@ export class L1MemoryCache implements L1Cache {
   #bytes = 0
   #pinnedItems = 0
   #pinnedBytes = 0
+  #probationBytes = 0
   #ttlItems = 0
   #hits = 0
   #misses = 0
   #evictions = 0
   #expirations = 0
   #walkSteps = 0
+  /** Steps the main ring's hand may still take (see `WALK_STEPS_PER_EVICTION`). */
+  #walkAllowance = MAX_WALK
   #listeners: readonly L1RemoveListener[] = []
   readonly #free: Entry[] = []
   #sweep: Iterator<Entry> | undefined = undefined
@@ -121,6 +138,7 @@ export class L1MemoryCache implements L1Cache {
       return undefined
     }
     if (e.credit < CREDIT_MAX) e.credit++
+    if (e.probation) this.#relocate(e, e.pinned, false)
     const now = this.#coarse.now()
     e.accessCount++
     e.lastAccessed = now
@@ -193,7 +211,7 @@ export class L1MemoryCache implements L1Cache {
   pin(id: string): boolean {
     const e = this.#live(id)
     if (e === undefined) return false
-    if (!e.pinned) this.#repin(e, true)
+    if (!e.pinned) this.#relocate(e, true, e.probation)
     return true
   }
 
@@ -201,7 +219,7 @@ export class L1MemoryCache implements L1Cache {
     const e = this.#live(id)
     if (e === undefined) return false
     if (e.pinned) {
-      this.#repin(e, false)
+      this.#relocate(e, false, e.probation)
       this.#evictIfOver()
     }
     return true
@@ -210,7 +228,9 @@ export class L1MemoryCache implements L1Cache {
   clear(): void {
     const removed = this.#listeners.length === 0 ? [] : [...this.#map.values()]
     this.#map.clear()
-    this.#ring.reset()
+    this.#probation.reset()
+    this.#main.reset()
+    this.#probationBytes = 0
     this.#sweep = undefined
     this.#bytes = 0
     this.#pinnedItems = 0
@@ -302,15 +322,18 @@ export class L1MemoryCache implements L1Cache {
     return undefined
   }
 
-  /** Adds an entry's bytes and flags to the totals and, unless pinned, puts it in the ring. */
+  /** Adds an entry's bytes and flags to the totals and, unless pinned, puts it in its queue. */
   #attach(e: Entry): void {
     this.#bytes += e.bytes
     if (e.expiresAt !== 0) this.#ttlItems++
     if (e.pinned) {
       this.#pinnedItems++
       this.#pinnedBytes += e.bytes
+    } else if (e.probation) {
+      this.#probation.insert(e)
+      this.#probationBytes += e.bytes
     } else {
-      this.#ring.insert(e)
+      this.#main.insert(e)
     }
   }
 
@@ -321,14 +344,19 @@ export class L1MemoryCache implements L1Cache {
     if (e.pinned) {
       this.#pinnedItems--
       this.#pinnedBytes -= e.bytes
+    } else if (e.probation) {
+      this.#probation.remove(e)
+      this.#probationBytes -= e.bytes
     } else {
-      this.#ring.remove(e)
+      this.#main.remove(e)
     }
   }
 
-  #repin(e: Entry, pinned: boolean): void {
+  /** Pins/unpins an entry or promotes it out of probation (to the back of its new queue). */
+  #relocate(e: Entry, pinned: boolean, probation: boolean): void {
     this.#detach(e)
     e.pinned = pinned
+    e.probation = probation
     this.#attach(e)
   }
 
@@ -361,18 +389,35 @@ export class L1MemoryCache implements L1Cache {
   }
 
   /**
-   * Walks the hand to the next entry to drop: an expired one, or one whose credits no longer cover
-   * its weight. Entries passed over pay their weight in credits. After `MAX_WALK` entries without
-   * such a victim it takes the one left with the fewest credits (the largest on a tie).
+   * The next entry to drop. While the probation queue holds more than `PROBATION_SHARE` of the
+   * unpinned bytes (or the main ring is empty), that is its oldest entry: cached, never read since.
+   * Otherwise the main ring's hand walks to an expired entry or one whose credits no longer cover its
+   * weight; entries passed over pay their weight in credits. Each call adds
+   * `WALK_STEPS_PER_EVICTION` to the hand's allowance (saved up to `MAX_WALK`); when a walk has used
+   * it up without a victim, it takes the entry left with the fewest credits (the largest on a tie).
    */
   #pickVictim(now: number): Entry | undefined {
-    const ring = this.#ring
-    let best: Entry | undefined
-    for (let step = 0; step < MAX_WALK; step++) {
-      const e = ring.hand
-      if (e === undefined) return undefined
+    const allowance = Math.min(this.#walkAllowance + WALK_STEPS_PER_EVICTION, MAX_WALK)
+    const oldest = this.#probation.hand
+    const main = this.#main
+    if (
+      oldest !== undefined &&
+      (main.hand === undefined || this.#probationBytes > (this.#bytes - this.#pinnedBytes) * PROBATION_SHARE)
+    ) {
       this.#walkSteps++
-      if (e.credit < e.weight || (e.expiresAt !== 0 && e.expiresAt <= now)) return e
+      this.#walkAllowance = allowance - 1
+      return oldest
+    }
+    let best: Entry | undefined
+    let steps = 0
+    while (steps < allowance) {
+      const e = main.hand
+      if (e === undefined) break
+      steps++
+      if (e.credit < e.weight || (e.expiresAt !== 0 && e.expiresAt <= now)) {
+        best = e
+        break
+      }
       e.credit -= e.weight
       if (
         best === undefined ||
@@ -381,8 +426,10 @@ export class L1MemoryCache implements L1Cache {
       ) {
         best = e
       }
-      ring.advance()
+      main.advance()
     }
+    this.#walkSteps += steps
+    this.#walkAllowance = allowance - steps
     return best
   }
 

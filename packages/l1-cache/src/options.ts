@@ -78,7 +78,8 @@ function ratio(value: unknown, name: string, below?: { name: string; value: numb
   const ok =
     typeof value === 'number' && value > 0 && (below === undefined ? value <= 1 : value < below.value)
   if (!ok) {
-    const range = below === undefined ? '(0, 1]' : `(0, ${below.name} = ${below.value})`
+    const range =
+      below === undefined ? '(0, 1]' : `(0, ${below.name} = ${Number(below.value.toPrecision(6))})`
     throw new InvalidArgumentError(name, `${name} must be a number in ${range}, got ${describe(value)}`)
   }
   return value as number

@@ -12,8 +12,23 @@ export const L1_ENTRY_OVERHEAD_BYTES = 600
 /** Most credits an entry can hold: reads beyond this many per hand revolution are not remembered. */
 export const CREDIT_MAX = 7
 
-/** Most entries one eviction looks at before it settles for the lowest-credit one it saw. */
-export const MAX_WALK = 32
+/**
+ * Walk steps each eviction adds to the hand's allowance: the eviction hand never takes more than
+ * this many steps per evicted entry on average (plus `MAX_WALK` once), whatever the reads did.
+ */
+export const WALK_STEPS_PER_EVICTION = 8
+
+/**
+ * Most steps the allowance can save up, so also the most entries one eviction looks at before it
+ * settles for the lowest-credit entry it saw.
+ */
+export const MAX_WALK = 1024
+
+/**
+ * Share of the unpinned bytes the probation queue (entries not read since they were cached) may hold
+ * before eviction takes from it rather than from the main ring.
+ */
+export const PROBATION_SHARE = 0.25
 
 /** Accounted bytes of an item whose id is `idBytes` UTF-8 bytes long. */
 export function entryBytes(idBytes: number, item: SyncItem): number {
