@@ -486,7 +486,7 @@ export class SyncEngine extends EventEmitter<Events> {
 
   /** Validates and queues a write; also says whether the caller must wait for room (Throttle). */
   #enqueuePut(item: SyncItem, options: SubmitOptions | undefined): [PutEntry, boolean] {
-    const t0 = performance.now()
+    const t0 = this.metrics.timing ? performance.now() : 0
     if (!(item instanceof SyncItem)) {
       throw new InvalidArgumentError(
         'item',
@@ -516,8 +516,8 @@ export class SyncEngine extends EventEmitter<Events> {
     }
     this.#push(entry)
     this.metrics.submits++
-    this.metrics.count(METRIC.bytesWritten, { tier: 'L1' }, item.size)
-    this.metrics.hot(HOT_SUBMIT, (performance.now() - t0) / 1000)
+    this.metrics.l1BytesWritten += item.size
+    if (this.metrics.timing) this.metrics.hot(HOT_SUBMIT, (performance.now() - t0) / 1000)
     return [entry, pressureRank(level) >= pressureRank('Throttle')]
   }
 
@@ -1186,11 +1186,12 @@ export class SyncEngine extends EventEmitter<Events> {
         return Promise.reject(error)
       }
     }
-    const t0 = performance.now()
+    const metrics = this.metrics
+    const t0 = metrics.timing ? performance.now() : 0
     const hit = this.#backends!.l1.get(id)
     if (hit !== undefined && !this.#queue.latest.has(id)) {
-      this.metrics.l1Hits++
-      this.metrics.hot(HOT_GET, (performance.now() - t0) / 1000)
+      metrics.l1Hits++
+      if (metrics.timing) metrics.hot(HOT_GET, (performance.now() - t0) / 1000)
       return Promise.resolve(hit)
     }
     this.metrics.l1Misses++

@@ -1,4 +1,5 @@
 import type { Attributes, Histogram, Meter, MeterProvider, ObservableResult } from '@opentelemetry/api'
+import { createNoopMeter } from '@opentelemetry/api'
 import { lazyMeter, METRIC } from '@sync-engine/core'
 
 type CounterName =
@@ -49,6 +50,8 @@ export interface GaugeSources {
   backends(): { backend: string; healthy: boolean }[]
 }
 
+const NOOP_METER_CLASS = createNoopMeter().constructor
+
 /** Hot-path latencies are buffered in a typed array and handed to the histogram in bulk. */
 const HOT_BUFFER = 4096
 const HOT_ATTRS = [
@@ -73,6 +76,12 @@ export class EngineMetrics {
   l1Hits = 0
   l1Misses = 0
   submits = 0
+  l1BytesWritten = 0
+  /**
+   * Whether hot-path latencies are measured at all: false while the meter is a no-op (no provider
+   * registered when the engine started), so an unobserved engine does not pay for the clock reads.
+   */
+  timing = false
 
   constructor(provider?: MeterProvider) {
     this.#meter = lazyMeter(provider)
@@ -152,13 +161,12 @@ export class EngineMetrics {
     if (this.#registered) return
     this.#registered = true
     const meter = this.#meter()
+    this.timing = meter.constructor !== NOOP_METER_CLASS
     for (const [name, description] of Object.entries(COUNTERS) as [CounterName, string][]) {
       meter.createObservableCounter(name, { description }).addCallback((result) => {
-        if (name === METRIC.operations) {
-          // Collection is the moment to hand buffered hot-path latencies to their histogram.
-          this.#drainHot()
-          for (const c of this.#hotCounters()) result.observe(c.value, c.attributes)
-        }
+        // Collection is the moment to hand buffered hot-path latencies to their histogram.
+        if (name === METRIC.operations) this.#drainHot()
+        for (const c of this.#hotCounters()) if (c.name === name) result.observe(c.value, c.attributes)
         for (const c of this.#counters.values()) if (c.name === name) result.observe(c.value, c.attributes)
       })
     }
