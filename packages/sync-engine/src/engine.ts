@@ -585,9 +585,10 @@ export class SyncEngine extends EventEmitter<Events> {
     if (now || full) {
       if (this.#flushScheduled) return
       this.#flushScheduled = true
+      const reason = full ? 'batch_full' : 'prompt'
       setImmediate(() => {
         this.#flushScheduled = false
-        if (!this.#queue.empty) void this.flush('batch_full').catch(() => undefined)
+        if (!this.#queue.empty) void this.flush(reason).catch(() => undefined)
       })
       return
     }

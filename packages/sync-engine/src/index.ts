@@ -1,10 +1,12 @@
 // The names a caller needs next to the engine, so `import { SyncEngine, SyncItem } from 'sync-engine'` works.
 export {
   BackpressureError,
+  createConsoleLogger,
   EngineNotReadyError,
   EngineStoppedError,
   InvalidConfigError,
   InvalidIdError,
+  type Logger,
   SubmitOptions,
   SyncEngineError,
   SyncItem,

@@ -153,6 +153,7 @@ export class EngineMetrics {
         attributes: { tier: 'L1', operation: 'submit', status: 'success' },
         value: this.submits,
       },
+      { name: METRIC.bytesWritten, attributes: { tier: 'L1' }, value: this.l1BytesWritten },
     ].filter((c) => c.value > 0)
   }
 
