@@ -1190,7 +1190,9 @@ export class SyncEngine extends EventEmitter<Events> {
     const metrics = this.metrics
     const t0 = metrics.timing ? performance.now() : 0
     const hit = this.#backends!.l1.get(id)
-    if (hit !== undefined && !this.#queue.latest.has(id)) {
+    // A hit counts unless a delete or state change of the id is still pending (L1 holds pending puts).
+    const pending = hit === undefined ? undefined : this.#queue.latest.get(id)
+    if (hit !== undefined && (pending === undefined || (pending.kind === 'put' && pending.item === hit))) {
       metrics.l1Hits++
       if (metrics.timing) metrics.hot(HOT_GET, (performance.now() - t0) / 1000)
       return Promise.resolve(hit)
