@@ -7,10 +7,11 @@ import { MERKLE_TABLE } from './schema.js'
 const NODES_PER_STATEMENT = 2000
 const NODE_WIDTH = 6
 
-const SELECT_NODES = `SELECT path, merkle_hash AS hash, is_leaf AS leaf, object_count AS count FROM ${MERKLE_TABLE}
-  WHERE path IN (SELECT value FROM json_each(?))`
-const SELECT_CHILDREN = `SELECT parent_path AS parent, path, merkle_hash AS hash FROM ${MERKLE_TABLE}
-  WHERE parent_path IN (SELECT value FROM json_each(?))`
+// Joins from the JSON list (one index seek per element, no temporary index of the list).
+const SELECT_NODES = `SELECT m.path, m.merkle_hash, m.is_leaf, m.object_count
+  FROM json_each(?) AS j JOIN ${MERKLE_TABLE} AS m ON m.path = j.value`
+const SELECT_CHILDREN = `SELECT m.parent_path, m.path, m.merkle_hash
+  FROM json_each(?) AS j JOIN ${MERKLE_TABLE} AS m ON m.parent_path = j.value`
 const DELETE_NODES = `DELETE FROM ${MERKLE_TABLE} WHERE path IN (SELECT value FROM json_each(?))`
 const upsertNodes = (n: number) =>
   `INSERT INTO ${MERKLE_TABLE} (path, parent_path, merkle_hash, object_count, is_leaf, updated_at)
@@ -18,24 +19,14 @@ const upsertNodes = (n: number) =>
   ON CONFLICT(path) DO UPDATE SET merkle_hash = excluded.merkle_hash, object_count = excluded.object_count,
   is_leaf = excluded.is_leaf, updated_at = excluded.updated_at`
 
-interface NodeRow {
-  path: string
-  hash: string
-  leaf: number
-  count: number
-}
-
-interface ChildRow {
-  parent: string
-  path: string
-  hash: string
-}
+type NodeRow = [path: string, hash: string, leaf: number, count: number]
+type ChildRow = [parent: string, path: string, hash: string]
 
 /**
  * The Merkle tree's nodes in the `merkle_nodes` table (SPEC §5.2): `path` (BINARY collation, up to
  * 256 bytes: an id plus the `.` of a leaf slot), `parent_path` (NULL for the root; indexed),
- * `merkle_hash`, `object_count`, `is_leaf`, `updated_at`. Every call is one statement over a JSON list
- * of paths (`json_each`), so a batch needs no chunking and no parameter limit applies.
+ * `merkle_hash`, `object_count`, `is_leaf`, `updated_at`. Reads bind one JSON list of paths
+ * (`json_each`), so a batch needs no chunking and no parameter limit applies.
  *
  * The synchronous methods are what `SqliteL3Store` drives `applyMerkleBatchSync` with, inside the
  * transaction of the rows. The async `MerkleNodeStore` methods are for readers (and a repair tool):
@@ -49,22 +40,45 @@ export class SqliteMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
     this.#connection = connection
   }
 
+  /**
+   * A leaf slot `x.` exists only while `x` is an interior node, so when both are asked for (as the
+   * Merkle algorithm does for every id it touches), `x.` is looked up only for interior `x`: about
+   * half the index seeks of a batch of new or leaf ids.
+   */
   getNodesSync(paths: readonly string[]): Map<string, MerkleNode> {
     const out = new Map<string, MerkleNode>()
     if (paths.length === 0) return out
-    const rows = this.#connection().statement(SELECT_NODES).all(JSON.stringify(paths)) as NodeRow[]
-    for (const r of rows) out.set(r.path, { path: r.path, hash: r.hash, leaf: r.leaf === 1, count: r.count })
+    const asked = new Set(paths)
+    const direct: string[] = []
+    const slots: string[] = []
+    for (const path of asked) {
+      if (path.endsWith('.') && asked.has(path.slice(0, -1))) slots.push(path)
+      else direct.push(path)
+    }
+    this.#readNodes(direct, out)
+    this.#readNodes(
+      slots.filter((slot) => out.get(slot.slice(0, -1))?.leaf === false),
+      out,
+    )
     return out
+  }
+
+  #readNodes(paths: readonly string[], out: Map<string, MerkleNode>): void {
+    if (paths.length === 0) return
+    const rows = this.#connection().statement(SELECT_NODES, 'raw').all(JSON.stringify(paths)) as NodeRow[]
+    for (const [path, hash, leaf, count] of rows) out.set(path, { path, hash, leaf: leaf === 1, count })
   }
 
   getChildrenSync(parents: readonly string[]): Map<string, ReadonlyMap<string, string>> {
     const out = new Map<string, Map<string, string>>()
     if (parents.length === 0) return out
     for (const parent of parents) out.set(parent, new Map())
-    const rows = this.#connection().statement(SELECT_CHILDREN).all(JSON.stringify(parents)) as ChildRow[]
-    for (const r of rows) {
-      const segment = r.parent === ROOT_PATH ? r.path : r.path.slice(r.parent.length + 1)
-      out.get(r.parent)!.set(segment, r.hash)
+    const rows = this.#connection()
+      .statement(SELECT_CHILDREN, 'raw')
+      .all(JSON.stringify([...out.keys()])) as ChildRow[]
+    for (const [parent, path, hash] of rows) {
+      const segment = parent === ROOT_PATH ? path : path.slice(parent.length + 1)
+      out.get(parent)!.set(segment, hash)
     }
     return out
   }

@@ -146,10 +146,12 @@ export function migrate(db: Db, where: string, target = SCHEMA_VERSION): number 
   checkSchemaVersion(version, where)
   for (let next = version + 1; next <= target; next++) MIGRATIONS[next - 1]!(db)
   if (target > version) {
+    // Rows that were there before the engine's schema (data of the reference engine) have no tree yet.
+    const adopted = version === 0 && db.prepare(`SELECT 1 FROM ${DEFAULT_TABLE} LIMIT 1`).get() !== undefined
     db.prepare(
-      `INSERT INTO ${SCHEMA_TABLE} (id, version, updated_at) VALUES (1, ?, ?)
+      `INSERT INTO ${SCHEMA_TABLE} (id, version, merkle_stale, updated_at) VALUES (1, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
-    ).run(target, Date.now())
+    ).run(target, adopted ? 1 : 0, Date.now())
   }
   return Math.max(version, target)
 }
