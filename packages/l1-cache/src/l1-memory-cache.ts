@@ -392,7 +392,7 @@ export class L1MemoryCache implements L1Cache {
    * The next entry to drop. While the probation queue holds more than `PROBATION_SHARE` of the
    * unpinned bytes (or the main ring is empty), that is its oldest entry: cached, never read since.
    * Otherwise the main ring's hand walks to an expired entry or one whose credits no longer cover its
-   * weight; entries passed over pay their weight in credits. Each call adds
+   * weight; entries passed over pay their weight in credits. Each victim found adds
    * `WALK_STEPS_PER_EVICTION` to the hand's allowance (saved up to `MAX_WALK`); when a walk has used
    * it up without a victim, it takes the entry left with the fewest credits (the largest on a tie).
    */
@@ -428,6 +428,7 @@ export class L1MemoryCache implements L1Cache {
       }
       main.advance()
     }
+    if (best === undefined) return undefined // nothing unpinned: no step taken, no allowance earned
     this.#walkSteps += steps
     this.#walkAllowance = allowance - steps
     return best

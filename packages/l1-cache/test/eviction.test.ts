@@ -149,6 +149,26 @@ describe('eviction work', () => {
     expect(s.evictionWalkSteps).toBeLessThanOrEqual(WALK_STEPS_PER_EVICTION * s.evictions + MAX_WALK)
   })
 
+  it('earns no walk allowance from eviction runs that find nothing unpinned', () => {
+    const cache = cacheFor(500)
+    const ids = Array.from({ length: 400 }, (_, i) => `hot.${i}`)
+    for (let cycle = 0; cycle < 20; cycle++) {
+      for (const id of ids) if (!cache.has(id)) cache.set(item(id))
+      for (let r = 0; r < CREDIT_MAX; r++) for (const id of ids) cache.get(id)
+      // Everything pinned and over budget: these sets start eviction runs that find nothing...
+      for (const id of ids) cache.pin(id)
+      for (let i = 0; i < 300; i++) cache.set(item(`pinned.${i}`), { pinned: true })
+      for (let i = 0; i < 300; i++) cache.delete(`pinned.${i}`)
+      for (const id of ids) cache.unpin(id)
+      // ...so the walk over the hot ring this big write causes is paid for by evictions alone.
+      cache.set(item('big', 100_000), { pinned: true })
+      cache.delete('big')
+    }
+    const s = cache.stats()
+    expect(s.evictions).toBeGreaterThan(500)
+    expect(s.evictionWalkSteps).toBeLessThanOrEqual(WALK_STEPS_PER_EVICTION * s.evictions + MAX_WALK)
+  })
+
   it('never walks over pinned entries (they are not in the ring)', () => {
     const cache = cacheFor(2_000)
     for (let i = 0; i < 1_500; i++) cache.set(item(`pinned.${i}`), { pinned: true })
