@@ -586,10 +586,16 @@ export class SqliteL3Store implements L3Store {
 
   #write<T>(operation: string, fn: (connection: Connection) => T): T {
     const connection = this.#open(operation)
-    return connection.write(() => {
-      this.#refresh(connection)
-      return fn(connection)
-    })
+    try {
+      return connection.write(() => {
+        this.#refresh(connection)
+        return fn(connection)
+      })
+    } catch (error) {
+      // Rolled back: what this call noted in memory (the Merkle flag) is re-read at the next call.
+      this.#dataVersion = -1
+      throw error
+    }
   }
 
   #pageLimit(page: PageOptions): number {

@@ -372,3 +372,43 @@ describe('merkle: false', () => {
     expect((await keeper.merkle.getNodes(['r.2'])).size).toBe(1)
   })
 })
+
+describe('failed transactions', () => {
+  it('roll back rows and tree together, and the store keeps working', async () => {
+    const store = await fresh()
+    await store.putBatch([jsonItem('f.1', 1), jsonItem('f.2', 2)])
+    const root = await store.merkleRoot()
+    // A node write that fails inside the transaction, after the rows were upserted.
+    const original = store.merkle.writeNodesSync.bind(store.merkle)
+    store.merkle.writeNodesSync = () => {
+      throw new Error('injected failure')
+    }
+    await expect(
+      store.putBatch([jsonItem('f.3', 3), jsonItem('f.1', 'new', { version: 2 })]),
+    ).rejects.toThrow('injected failure')
+    await expect(store.deleteBatch(['f.2'])).rejects.toThrow('injected failure')
+    store.merkle.writeNodesSync = original
+    expect(await store.count()).toBe(2)
+    expect((await store.get('f.1'))?.json()).toBe(1)
+    expect(await store.merkleRoot()).toBe(root)
+    await store.putBatch([jsonItem('f.3', 3)])
+    expect(await store.merkleRoot()).toBe(merkleRootOf(await leavesOf(store)))
+  })
+
+  it('a failed rebuild of a stale tree is redone by the next write', async () => {
+    const path = files.file()
+    const writer = await openStore(path, { merkle: false })
+    open.push(writer)
+    await writer.putBatch([jsonItem('g.1', 1)])
+    const keeper = await openStore(path)
+    open.push(keeper)
+    const original = keeper.merkle.writeNodesSync.bind(keeper.merkle)
+    keeper.merkle.writeNodesSync = () => {
+      throw new Error('injected failure')
+    }
+    await expect(keeper.putBatch([jsonItem('g.2', 2)])).rejects.toThrow('injected failure')
+    keeper.merkle.writeNodesSync = original
+    await keeper.putBatch([jsonItem('g.3', 3)])
+    expect(await keeper.merkleRoot()).toBe(merkleRootOf(await leavesOf(keeper)))
+  })
+})
