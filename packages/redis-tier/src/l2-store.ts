@@ -40,10 +40,12 @@ import { MUTATE, READ, SCRIPTS } from './scripts.js'
 /** Items per EVALSHA of the write script, and bytes of documents per call (a script blocks Redis). */
 const ITEMS_PER_SCRIPT = 100
 const BYTES_PER_SCRIPT = 1024 * 1024
+/** Items encoded and sent together by `putBatch` (the next chunk is encoded while Redis runs this one). */
+const WRITE_CHUNK = 1000
 /** Ids read per round of `byState`. */
 const STATE_PAGE = 1000
 
-/** One item of a write-script call: its key, id and the 6 script arguments. */
+/** One item of a write-script call: its key, id, state and (puts) the 5 script arguments. */
 interface Mutation {
   readonly key: string
   readonly id: string
@@ -52,18 +54,22 @@ interface Mutation {
   readonly bytes: number
 }
 
+type Op = 'p' | 'd'
+
 /** What the write script did to one key: written/existed, and the state it held before. */
 interface MutationResult {
   readonly done: boolean
   readonly old: string | null
 }
 
-const DELETE_ARGS: readonly Arg[] = ['d', '', '', '', '', '']
+const NO_ARGS: readonly Arg[] = []
 const HEX64 = /^[0-9a-f]{64}$/
 
-/** Why a record cannot be stored, or `undefined` when it is fine. Items built by `SyncItem` are trusted. */
+/** Why a record cannot be stored, or `undefined` when it is fine. `SyncItem`s are valid by construction. */
 function recordProblem(record: ItemRecord): string | undefined {
   if (record === null || typeof record !== 'object') return 'not an item record'
+  // A SyncItem validated all of this when it was made, and its fields are read-only.
+  if (record instanceof SyncItem) return undefined
   const idProblem = checkId(record.id)
   if (idProblem) return idProblem.message
   const stateProblem = checkState(record.state)
@@ -72,7 +78,6 @@ function recordProblem(record: ItemRecord): string | undefined {
   if (!Number.isSafeInteger(record.updatedAt) || record.updatedAt < 0) {
     return 'updatedAt must be an integer number of epoch ms ≥ 0'
   }
-  if (record instanceof SyncItem) return undefined
   if (record.contentType !== 'json' && record.contentType !== 'binary')
     return "contentType must be 'json' or 'binary'"
   if (!(record.content instanceof Uint8Array)) return 'content must be a Uint8Array'
@@ -192,36 +197,43 @@ export class RedisL2Store implements L2Store {
       throw new InvalidArgumentError('items', 'items must be an array of item records')
     const ttl = checkTtl(options.ttlSeconds)
     const outcomes: PutOutcome[] = new Array(items.length)
-    const writes: Mutation[] = []
-    const at: number[] = []
     const module = this.#json === 'module'
-    for (let i = 0; i < items.length; i++) {
-      const record = items[i]!
-      const problem = recordProblem(record)
-      if (problem !== undefined) {
-        outcomes[i] = { id: String(record?.id), status: 'rejected', reason: problem }
-        continue
+    const sent: Promise<void>[] = []
+    // Encode and send one chunk at a time: Redis runs a chunk's scripts while the next is encoded.
+    for (let from = 0; from < items.length; from += WRITE_CHUNK) {
+      const writes: Mutation[] = []
+      const at: number[] = []
+      for (let i = from; i < Math.min(from + WRITE_CHUNK, items.length); i++) {
+        const record = items[i]!
+        const problem = recordProblem(record)
+        if (problem !== undefined) {
+          outcomes[i] = { id: String(record?.id), status: 'rejected', reason: problem }
+          continue
+        }
+        const doc = encodeDocument(record)
+        const kind = module && fitsJsonModule(record) ? 'j' : 's'
+        writes.push({
+          key: this.keys.item(record.id),
+          id: record.id,
+          state: record.state,
+          args: [record.version, record.updatedAt, record.state, kind, doc],
+          bytes: doc.length,
+        })
+        at.push(i)
       }
-      const doc = encodeDocument(record)
-      const kind = module && fitsJsonModule(record) ? 'j' : 's'
-      writes.push({
-        key: this.keys.item(record.id),
-        id: record.id,
-        state: record.state,
-        args: ['p', record.version, record.updatedAt, record.state, kind, doc],
-        bytes: doc.length,
-      })
-      at.push(i)
+      sent.push(
+        this.#mutate('p', writes, ttl).then((results) => {
+          results.forEach((result, k) => {
+            const id = writes[k]!.id
+            outcomes[at[k]!] =
+              result instanceof Error
+                ? { id, status: 'rejected', reason: result.message }
+                : { id, status: result.done ? 'written' : 'stale' }
+          })
+        }),
+      )
     }
-    const results = await this.#mutate(writes, ttl)
-    for (let k = 0; k < writes.length; k++) {
-      const result = results[k]!
-      const id = writes[k]!.id
-      outcomes[at[k]!] =
-        result instanceof Error
-          ? { id, status: 'rejected', reason: result.message }
-          : { id, status: result.done ? 'written' : 'stale' }
-    }
+    await Promise.all(sent)
     return outcomes
   }
 
@@ -236,9 +248,9 @@ export class RedisL2Store implements L2Store {
     const key = this.keys.item(id)
     let raw: Buffer | null
     try {
-      raw = await this.#conn.run('get', () => this.#conn.client.getBuffer(key))
+      raw = await this.#conn.client.getBuffer(key)
     } catch (e) {
-      throw isReplyError(e) ? wrongType(key, e) : e
+      throw isReplyError(e) ? wrongType(key, e) : backendError(e, 'get', this.#conn.timeoutMs)
     }
     return raw === null ? undefined : decodeDocument(raw, id, key)
   }
@@ -276,8 +288,8 @@ export class RedisL2Store implements L2Store {
   async deleteBatch(ids: readonly string[]): Promise<string[]> {
     this.#requireConnected()
     checkIds(ids)
-    const deletes = ids.map((id) => ({ key: this.keys.item(id), id, state: '', args: DELETE_ARGS, bytes: 0 }))
-    const results = await this.#mutate(deletes, 0)
+    const deletes = ids.map((id) => ({ key: this.keys.item(id), id, state: '', args: NO_ARGS, bytes: 0 }))
+    const results = await this.#mutate('d', deletes, 0)
     const existed: string[] = []
     results.forEach((result, i) => {
       if (result instanceof Error) throw backendError(result, 'delete', this.#conn.timeoutMs)
@@ -391,14 +403,14 @@ export class RedisL2Store implements L2Store {
    * Runs the write script over `ops` (one call per ≤ 100 keys of one slot) and, on a cluster, keeps
    * the state sets with separate commands (they live in other slots than the items).
    */
-  async #mutate(ops: readonly Mutation[], ttl: number): Promise<(MutationResult | Error)[]> {
+  async #mutate(op: Op, ops: readonly Mutation[], ttl: number): Promise<(MutationResult | Error)[]> {
     if (ops.length === 0) return []
-    const keys = ops.map((op) => op.key)
+    const keys = ops.map((m) => m.key)
     const calls = this.#scriptCalls(keys, (i) => ops[i]!.bytes)
     const sets = this.#conn.isCluster ? '' : this.keys.statePrefix
     const commands = calls.map((call) => {
-      const argv: Arg[] = [sets, ttl, this.keys.prefixBytes]
-      for (const i of call) argv.push(...ops[i]!.args)
+      const argv: Arg[] = [op, sets, ttl, this.keys.prefixBytes]
+      for (const i of call) for (const arg of ops[i]!.args) argv.push(arg)
       return scriptCommand(
         MUTATE,
         call.map((i) => keys[i]!),
@@ -407,15 +419,16 @@ export class RedisL2Store implements L2Store {
     })
     const replies = await this.#conn.exec(commands)
     const results = this.#spread(calls, replies, ops.length, (value, k) => {
-      const flat = value as (number | string | null)[]
-      return { done: flat[2 * k] === 1, old: (flat[2 * k + 1] as string | null) ?? null }
+      const reply = value as [statuses: string, ...olds: (string | null)[]]
+      return { done: reply[0].charCodeAt(k) === 49, old: reply[k + 1] ?? null }
     })
-    if (this.#conn.isCluster) await this.#syncStateSets(ops, results)
+    if (this.#conn.isCluster) await this.#syncStateSets(op, ops, results)
     return results
   }
 
   /** Cluster only: ZREM from the old state's set and ZADD to the new one, one command per set key. */
   async #syncStateSets(
+    op: Op,
     ops: readonly Mutation[],
     results: readonly (MutationResult | Error)[],
   ): Promise<void> {
@@ -426,13 +439,13 @@ export class RedisL2Store implements L2Store {
       if (list) list.push(id)
       else map.set(state, [id])
     }
-    ops.forEach((op, i) => {
+    const put = op === 'p'
+    ops.forEach((m, i) => {
       const result = results[i]!
       if (result instanceof Error) return
-      const put = op.args[0] === 'p'
-      if (put && result.done) push(add, op.state, op.id)
-      if (result.old !== null && (!put || (result.done && result.old !== op.state)))
-        push(remove, result.old, op.id)
+      if (put && result.done) push(add, m.state, m.id)
+      if (result.old !== null && (!put || (result.done && result.old !== m.state)))
+        push(remove, result.old, m.id)
     })
     const commands: Command[] = []
     const chunked = (map: Map<string, string[]>, name: string, args: (id: string) => Arg[]) => {
@@ -450,8 +463,9 @@ export class RedisL2Store implements L2Store {
   }
 
   /**
-   * Splits key indices into script calls: at most `ITEMS_PER_SCRIPT` keys and about
-   * `BYTES_PER_SCRIPT` of arguments per call, and on a cluster only keys of one slot per call.
+   * Splits key indices into script calls, in order: at most `ITEMS_PER_SCRIPT` keys and about
+   * `BYTES_PER_SCRIPT` of arguments per call, no key twice in one call (the write script defers its
+   * MSET to the end of the call), and on a cluster only keys of one slot per call.
    */
   #scriptCalls(keys: readonly string[], weight: (i: number) => number): number[][] {
     const bySlot = new Map<number, number[]>()
@@ -465,13 +479,17 @@ export class RedisL2Store implements L2Store {
     for (const group of bySlot.values()) {
       let call: number[] = []
       let bytes = 0
+      const inCall = new Set<string>()
       for (const i of group) {
-        if (call.length === ITEMS_PER_SCRIPT || (call.length > 0 && bytes + weight(i) > BYTES_PER_SCRIPT)) {
+        const full = call.length === ITEMS_PER_SCRIPT || bytes + weight(i) > BYTES_PER_SCRIPT
+        if (call.length > 0 && (full || inCall.has(keys[i]!))) {
           calls.push(call)
           call = []
           bytes = 0
+          inCall.clear()
         }
         call.push(i)
+        inCall.add(keys[i]!)
         bytes += weight(i)
       }
       if (call.length > 0) calls.push(call)

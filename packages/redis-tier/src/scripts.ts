@@ -13,87 +13,104 @@ export class LuaScript {
 }
 
 /**
- * `head(k)`: the type of key `k` and, when it holds an item document this tier wrote, its version,
- * timestamp and state. A plain string is read through `GETRANGE 0 255` only (the header comes first
- * and is at most ~150 bytes); a RedisJSON document through `JSON.GET k version timestamp state`.
- * Anything else (garbage, another type) answers with its type alone and counts as "no item".
+ * `head(k)`: version, timestamp and state of the item document at `k`, or nil when `k` holds none
+ * (absent, garbage, another type). A string is read through `GETRANGE 0 255` only: the header comes
+ * first and is at most ~150 bytes, so a large payload is never copied. The common state (no `"` or
+ * `\` in it) is matched directly; an escaped one is cut out and decoded with cjson. A RedisJSON
+ * document is read through `JSON.GET k version timestamp state`.
  */
 const HEAD = `
 local function head(k)
-  local t = redis.call('TYPE', k)['ok']
-  if t == 'string' then
-    local h = redis.call('GETRANGE', k, 0, 255)
-    local v, ts, p = string.match(h, '^{"version":(%d+),"timestamp":(%d+),"state":()"')
-    if not p then return t end
-    local i = p + 1
-    while true do
-      local c = string.byte(h, i)
-      if c == nil then return t end
-      if c == 92 then i = i + 2 elseif c == 34 then break else i = i + 1 end
-    end
-    local ok, s = pcall(cjson.decode, string.sub(h, p, i))
-    if not ok or type(s) ~= 'string' then return t end
-    return t, tonumber(v), tonumber(ts), s
-  elseif t == 'ReJSON-RL' then
+  local h = redis.pcall('GETRANGE', k, 0, 255)
+  if type(h) == 'table' then
+    if redis.call('TYPE', k)['ok'] ~= 'ReJSON-RL' then return nil end
     local ok, d = pcall(function() return cjson.decode(redis.call('JSON.GET', k, 'version', 'timestamp', 'state')) end)
     if not ok or type(d) ~= 'table' or type(d.version) ~= 'number' or type(d.timestamp) ~= 'number'
-      or type(d.state) ~= 'string' then return t end
-    return t, d.version, d.timestamp, d.state
+      or type(d.state) ~= 'string' then return nil end
+    return d.version, d.timestamp, d.state
   end
-  return t
+  local v, ts, s = string.match(h, '^{"version":(%d+),"timestamp":(%d+),"state":"([^"\\\\]*)"')
+  if v then return tonumber(v), tonumber(ts), s end
+  local p
+  v, ts, p = string.match(h, '^{"version":(%d+),"timestamp":(%d+),"state":()"')
+  if not p then return nil end
+  local i = p + 1
+  while true do
+    local c = string.byte(h, i)
+    if c == nil then return nil end
+    if c == 92 then i = i + 2 elseif c == 34 then break else i = i + 1 end
+  end
+  local ok, state = pcall(cjson.decode, string.sub(h, p, i))
+  if not ok or type(state) ~= 'string' then return nil end
+  return tonumber(v), tonumber(ts), state
 end
 `
 
 /**
- * The guarded write (SPEC §5.1). KEYS: item keys. ARGV[1]: the state-set key prefix, or '' when the
- * caller maintains the state sets itself (Redis Cluster: they live in other slots); ARGV[2]: TTL in
- * seconds (0: none); ARGV[3]: byte length of the item key prefix (key minus prefix = id, the set
- * member). Then 6 per key: op ('p' put, 'd' delete), version, timestamp, state, kind ('s' string,
- * 'j' RedisJSON document), value.
+ * The guarded write (SPEC §5.1). KEYS: item keys, each at most once per call. ARGV[1]: 'p' (put) or
+ * 'd' (delete); ARGV[2]: the state-set key prefix, or '' when the caller maintains the state sets
+ * itself (Redis Cluster: they live in other slots); ARGV[3]: TTL in seconds (0: none); ARGV[4]: byte
+ * length of the item key prefix (key minus prefix = id, the set member). Then, for a put, 5 per key:
+ * version, timestamp, state, kind ('s' string, 'j' RedisJSON document), value.
  *
  * A put writes only when the stored (version, timestamp) is not newer; a delete removes the key.
- * Returns 2 per key: 1 (written / existed) or 0 (stale / absent), and the state the key held before
- * (or nil).
+ * Strings without TTL go out in one MSET, and each state set gets one ZREM and one ZADD per call.
+ * Returns { statuses } — one character per key, '1' written / existed, '0' stale / absent — and,
+ * when ARGV[2] is '', the state each key held before (nil for none) after it.
  */
 export const MUTATE = new LuaScript(
   'mutate',
   `${HEAD}
-local sets, ttl, cut = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local out = {}
+local put, sets, ttl, cut = ARGV[1] == 'p', ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local sub, call = string.sub, redis.call
+local status, olds, mset, adds, rems = {}, {}, {}, {}, {}
+local function member(map, state, k)
+  local list = map[state]
+  if list then list[#list + 1] = sub(k, cut + 1) else map[state] = {sub(k, cut + 1)} end
+end
 for i, k in ipairs(KEYS) do
-  local a = 3 + (i - 1) * 6
-  local t, v, ts, old = head(k)
-  local status = 0
-  if ARGV[a + 1] == 'd' then
-    if t ~= 'none' then
-      redis.call('UNLINK', k)
-      status = 1
-    end
-    if sets ~= '' and old then redis.call('ZREM', sets .. old, string.sub(k, cut + 1)) end
+  local v, ts, old = head(k)
+  local done = '0'
+  if not put then
+    if call('UNLINK', k) == 1 then done = '1' end
+    if old and sets ~= '' then member(rems, old, k) end
   else
-    local nv, nts, state, kind, value = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
+    local a = 4 + (i - 1) * 5
+    local nv, nts, state = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3]
     if v == nil or nv > v or (nv == v and nts >= ts) then
-      status = 1
-      if kind == 'j' then
-        if t ~= 'none' and t ~= 'ReJSON-RL' then redis.call('UNLINK', k) end
-        redis.call('JSON.SET', k, '$', value)
-        if ttl > 0 then redis.call('EXPIRE', k, ttl) else redis.call('PERSIST', k) end
+      done = '1'
+      if ARGV[a + 4] == 'j' then
+        if call('TYPE', k)['ok'] ~= 'ReJSON-RL' then call('UNLINK', k) end
+        call('JSON.SET', k, '$', ARGV[a + 5])
+        if ttl > 0 then call('EXPIRE', k, ttl) else call('PERSIST', k) end
       elseif ttl > 0 then
-        redis.call('SET', k, value, 'EX', ttl)
+        call('SET', k, ARGV[a + 5], 'EX', ttl)
       else
-        redis.call('SET', k, value)
+        mset[#mset + 1] = k
+        mset[#mset + 1] = ARGV[a + 5]
       end
       if sets ~= '' then
-        local id = string.sub(k, cut + 1)
-        if old and old ~= state then redis.call('ZREM', sets .. old, id) end
-        redis.call('ZADD', sets .. state, 0, id)
+        if old and old ~= state then member(rems, old, k) end
+        member(adds, state, k)
       end
     end
   end
-  out[2 * i - 1] = status
-  out[2 * i] = old or false
+  status[i] = done
+  olds[i + 1] = old or false
 end
-return out
+if #mset > 0 then call('MSET', unpack(mset)) end
+for state, ids in pairs(rems) do call('ZREM', sets .. state, unpack(ids)) end
+for state, ids in pairs(adds) do
+  local args = {}
+  for j, id in ipairs(ids) do
+    args[2 * j - 1] = 0
+    args[2 * j] = id
+  end
+  call('ZADD', sets .. state, unpack(args))
+end
+if sets ~= '' then return { table.concat(status) } end
+olds[1] = table.concat(status)
+return olds
 `,
 )
 
@@ -108,7 +125,7 @@ export const READ = new LuaScript(
 local out = {}
 for i, k in ipairs(KEYS) do
   if ARGV[1] == 'state' then
-    local t, v, ts, s = head(k)
+    local v, ts, s = head(k)
     out[i] = s or false
   else
     local t = redis.call('TYPE', k)['ok']

@@ -1,0 +1,283 @@
+import {
+  BackendUnavailableError,
+  CorruptDataError,
+  InvalidArgumentError,
+  InvalidIdError,
+  InvalidStateError,
+  SyncItem,
+  sha256Hex,
+  utf8Encode,
+} from '@sync-engine/core'
+import { AWKWARD_IDS, binaryItem, jsonItem, rawRecord, requireRedis, sameItem } from '@sync-engine/testkit'
+import type { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { RedisL2Store } from '../src/index.js'
+import { deletePrefix, openStore, rawClient, redisUrl } from './helpers.js'
+
+let admin: Redis
+let store: RedisL2Store
+beforeAll(async () => {
+  await requireRedis(redisUrl)
+  admin = await rawClient()
+})
+afterAll(() => admin.disconnect())
+beforeEach(async () => {
+  store = await openStore('store')
+})
+afterEach(async () => {
+  await store.close()
+  await deletePrefix(admin, store.keys.prefix)
+})
+
+const key = (id: string) => store.keys.item(id)
+
+describe('documents as stored in Redis', () => {
+  it('a JSON item is a JSON document whose payload is the canonical text, numbers untouched', async () => {
+    const text = '{"big":12345678901234567890,"e":1e+21,"f":0.1,"neg":-0,"s":"é\\"x"}'
+    const item = SyncItem.fromText('doc.1', text, {
+      version: 3,
+      updatedAt: 1234,
+      state: 'hot',
+      batchId: 'b1',
+    })
+    await store.putBatch([item])
+    const raw = await admin.get(key('doc.1'))
+    expect(JSON.parse(raw!)).toMatchObject({
+      version: 3,
+      timestamp: 1234,
+      state: 'hot',
+      payload_hash: item.contentHash,
+      audit: { batch: 'b1' },
+    })
+    expect(raw!.endsWith(`"payload":${text}}`)).toBe(true)
+    expect(Buffer.from((await store.get('doc.1'))!.content).toString()).toBe(text)
+  })
+
+  it('keeps non-canonical JSON bytes exactly as given', async () => {
+    const item = SyncItem.fromText('ws', '{ "b" : 1,\n  "a" : [ 1 , 2 ] }')
+    await store.putBatch([item])
+    expect(sameItem(await store.get('ws'), item)).toBe(true)
+    expect(JSON.parse((await admin.get(key('ws')))!).payload).toEqual({ b: 1, a: [1, 2] })
+  })
+
+  it('a binary item holds its raw bytes, never a JSON array of numbers', async () => {
+    const item = binaryItem('blob')
+    await store.putBatch([item])
+    const raw = (await admin.getBuffer(key('blob')))!
+    expect(raw.subarray(raw.length - 257, raw.length - 1).equals(Buffer.from(item.content))).toBe(true)
+    expect(raw.toString('latin1')).toContain('"content_type":"binary"')
+    expect(raw.toString('latin1')).not.toContain('[0,1,2')
+    const back = await store.get('blob')
+    expect(back?.contentType).toBe('binary')
+    expect(sameItem(back, item)).toBe(true)
+  })
+
+  it('round-trips metadata: version, timestamp, state and the audit block', async () => {
+    const item = jsonItem(
+      'meta',
+      { x: 1 },
+      {
+        version: 9_007_199_254_740_991,
+        updatedAt: 1_700_000_000_123,
+        state: 'ünï "quoted" \\ state',
+        traceParent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        homeInstanceId: 'node-a',
+        batchId: 'batch-7',
+      },
+    )
+    await store.putBatch([item])
+    const back = (await store.get('meta'))!
+    expect(back.version).toBe(item.version)
+    expect(back.updatedAt).toBe(item.updatedAt)
+    expect(back.state).toBe(item.state)
+    expect(back.traceParent).toBe(item.traceParent)
+    expect(back.homeInstanceId).toBe('node-a')
+    expect(back.batchId).toBe('batch-7')
+    expect(await store.byState(item.state)).toEqual(['meta'])
+  })
+})
+
+describe('guarded writes', () => {
+  it('writes an equal (version, timestamp) again, refuses an older timestamp at the same version', async () => {
+    await store.putBatch([jsonItem('g', { v: 1 }, { version: 2, updatedAt: 100 })])
+    const [same] = await store.putBatch([jsonItem('g', { v: 2 }, { version: 2, updatedAt: 100 })])
+    expect(same?.status).toBe('written')
+    const [older] = await store.putBatch([jsonItem('g', { v: 3 }, { version: 2, updatedAt: 99 })])
+    expect(older?.status).toBe('stale')
+    const [newer] = await store.putBatch([jsonItem('g', { v: 4 }, { version: 3, updatedAt: 1 })])
+    expect(newer?.status).toBe('written')
+    expect((await store.get('g'))?.json()).toEqual({ v: 4 })
+  })
+
+  it('overwrites a corrupt or foreign value (a write repairs it)', async () => {
+    await admin.set(key('bad'), 'garbage')
+    await admin.rpush(key('list'), 'x')
+    const outcomes = await store.putBatch([jsonItem('bad', [1]), jsonItem('list', [2])])
+    expect(outcomes.map((o) => o.status)).toEqual(['written', 'written'])
+    expect((await store.get('list'))?.json()).toEqual([2])
+  })
+
+  it('rejects bad records alone and writes the rest of the batch', async () => {
+    const good = jsonItem('ok', [1])
+    const outcomes = await store.putBatch([
+      rawRecord('bad hash', { contentHash: '0'.repeat(64) }),
+      good,
+      rawRecord('__se:reserved'),
+      rawRecord('v0', { version: 0 }),
+      rawRecord('not json', { content: utf8Encode('{nope'), contentHash: sha256Hex('{nope') }),
+      rawRecord('plain'),
+    ])
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'rejected',
+      'written',
+      'rejected',
+      'rejected',
+      'rejected',
+      'written',
+    ])
+    expect(outcomes[2]?.reason).toMatch(/reserved/)
+    expect(sameItem(await store.get('ok'), good)).toBe(true)
+  })
+
+  it('keeps an item without TTL persistent after a TTL write is replaced', async () => {
+    await store.putBatch([jsonItem('t', [1])], { ttlSeconds: 100 })
+    expect(await admin.ttl(key('t'))).toBeGreaterThan(90)
+    await store.putBatch([jsonItem('t', [2])])
+    expect(await admin.ttl(key('t'))).toBe(-1)
+  })
+
+  it('falls back to EVAL when the server forgot the script (NOSCRIPT)', async () => {
+    await admin.script('FLUSH')
+    expect((await store.putBatch([jsonItem('ns', [1])]))[0]?.status).toBe('written')
+    expect(await store.byState('default')).toEqual(['ns'])
+  })
+
+  it('writes large batches over many script calls and pipelines', async () => {
+    const items = Array.from({ length: 2500 }, (_, i) => jsonItem(`bulk.${i}`, { i }, { state: `s${i % 3}` }))
+    const outcomes = await store.putBatch(items)
+    expect(outcomes.filter((o) => o.status === 'written')).toHaveLength(2500)
+    expect((await store.getMany(items.map((i) => i.id))).items.size).toBe(2500)
+    expect(await store.byState('s1', { limit: 5 })).toEqual([
+      'bulk.1',
+      'bulk.10',
+      'bulk.100',
+      'bulk.1000',
+      'bulk.1003',
+    ])
+  })
+})
+
+describe('corrupt values', () => {
+  const cases: [string, (k: string) => Promise<unknown>][] = [
+    ['garbage', (k) => admin.set(k, 'not a document')],
+    [
+      'truncated JSON',
+      (k) => admin.set(k, '{"version":1,"timestamp":1,"state":"default","payload_hash":"ab'),
+    ],
+    ['a wrong type', async (k) => admin.unlink(k).then(() => admin.rpush(k, 'x'))],
+    ['an altered payload', async (k) => admin.set(k, (await admin.get(k))!.replace('"v":1', '"v":2'))],
+    ['a document without payload', (k) => admin.set(k, '{"version":1,"timestamp":1,"state":"default"}')],
+    [
+      'a bad version',
+      async (k) => admin.set(k, (await admin.get(k))!.replace('"version":1', '"version":-4')),
+    ],
+  ]
+  for (const [what, tamper] of cases) {
+    it(`answers CorruptDataError for ${what}, and getMany still answers the others`, async () => {
+      await store.putBatch([jsonItem('c.bad', { v: 1 }), jsonItem('c.good', { v: 1 })])
+      await tamper(key('c.bad'))
+      await expect(store.get('c.bad')).rejects.toBeInstanceOf(CorruptDataError)
+      const { items, errors } = await store.getMany(['c.bad', 'c.good', 'c.none'])
+      expect([...items.keys()]).toEqual(['c.good'])
+      expect(errors.get('c.bad')).toBeInstanceOf(CorruptDataError)
+      expect((errors.get('c.bad') as CorruptDataError).location).toBe(key('c.bad'))
+    })
+  }
+})
+
+describe('ids and keys', () => {
+  it('keeps ids with spaces, colons, *, {} and unicode apart, and lists them by state in byte order', async () => {
+    const ids = [...AWKWARD_IDS, 'a b', 'a:b', 'a*', '{a}', '{a}.b', '*', '😀', 'é', 'z']
+    await store.putBatch(ids.map((id, i) => jsonItem(id, { i }, { state: 'awk' })))
+    for (const [i, id] of ids.entries()) expect((await store.get(id))?.json()).toEqual({ i })
+    const sorted = [...ids].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    expect(await store.byState('awk')).toEqual(sorted)
+    expect(await store.byState('awk', { afterId: sorted[3]!, limit: 4 })).toEqual(sorted.slice(4, 8))
+    expect((await store.deleteBatch(['a*', '*'])).sort()).toEqual(['*', 'a*'])
+    expect(await store.exists('a')).toBe(false)
+    expect(await store.exists('a b')).toBe(true)
+  })
+
+  it('ids that look like engine keys never touch the engine namespace', async () => {
+    const ids = ['__se', '_se:state:default', 'se:merkle:', '__SE:cdc', 'x.__se:cdc', 'state:default']
+    await store.putBatch(ids.map((id) => jsonItem(id, [id])))
+    await store.merkle.writeNodes({
+      upsert: [{ path: '', hash: 'a'.repeat(64), leaf: false, count: 1 }],
+      delete: [],
+    })
+    const engineKeys = await admin.keys(`${store.keys.engine}*`)
+    expect(engineKeys.sort()).toEqual([store.keys.merkle(''), store.keys.state('default')].sort())
+    for (const id of ids) expect((await store.get(id))?.json()).toEqual([id])
+  })
+
+  it('refuses invalid ids and states with typed errors', async () => {
+    await expect(store.get('__se:cdc')).rejects.toBeInstanceOf(InvalidIdError)
+    await expect(store.getMany(['ok', ''])).rejects.toBeInstanceOf(InvalidIdError)
+    await expect(store.deleteBatch(['a..b'])).rejects.toBeInstanceOf(InvalidIdError)
+    await expect(store.byState('')).rejects.toBeInstanceOf(InvalidStateError)
+    await expect(store.byState('s', { limit: 0 })).rejects.toBeInstanceOf(InvalidArgumentError)
+    await expect(store.putBatch([jsonItem('x', 1)], { ttlSeconds: 0.5 })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    )
+  })
+})
+
+describe('state sets', () => {
+  it('drops expired, deleted and foreign members lazily, and pages past them', async () => {
+    await store.putBatch([jsonItem('s.1', [1], { state: 'q' }), jsonItem('s.3', [3], { state: 'q' })])
+    await store.putBatch([jsonItem('s.2', [2], { state: 'q' })], { ttlSeconds: 1 })
+    await admin.zadd(store.keys.state('q'), '0', 's.0') // a member with no item behind it
+    await admin.unlink(key('s.2')) // as if it expired
+    expect(await store.byState('q', { limit: 2 })).toEqual(['s.1', 's.3'])
+    expect(await admin.zrange(store.keys.state('q'), '0', '-1')).toEqual(['s.1', 's.3'])
+  })
+})
+
+describe('options, connection and health', () => {
+  it('refuses bad options with InvalidArgumentError naming the option', () => {
+    expect(() => new RedisL2Store({ url: 'http://x' })).toThrow(/options\.url/)
+    expect(() => new RedisL2Store({ commandTimeoutMs: 0 })).toThrow(/options\.commandTimeoutMs/)
+    expect(() => new RedisL2Store({ json: 'yes' as never })).toThrow(/options\.json/)
+    expect(() => new RedisL2Store({ prefx: 'a' } as never)).toThrow(/options\.prefx is not an option/)
+    expect(() => new RedisL2Store({ url: redisUrl, client: admin })).toThrow(InvalidArgumentError)
+  })
+
+  it("refuses json: 'module' on a server without the JSON module", async () => {
+    const s = new RedisL2Store({ url: redisUrl, json: 'module' })
+    await expect(s.connect()).rejects.toThrow(/no JSON module/)
+    await s.close()
+  })
+
+  it('reports the storage mode in health() and fails calls before connect()', async () => {
+    const health = await store.health(2000)
+    expect(health.ok).toBe(true)
+    expect(health.details).toMatchObject({
+      json: 'string',
+      jsonModule: false,
+      cluster: false,
+      prefix: store.keys.prefix,
+    })
+    expect(String(health.details?.serverVersion)).toMatch(/^\d+\.\d+/)
+    const idle = new RedisL2Store({ url: redisUrl })
+    await expect(idle.get('x')).rejects.toBeInstanceOf(BackendUnavailableError)
+    await idle.close()
+  })
+
+  it('uses a caller client as it is and leaves it open on close()', async () => {
+    const s = new RedisL2Store({ client: admin, prefix: store.keys.prefix })
+    await s.connect()
+    await s.putBatch([jsonItem('shared', [1])])
+    await s.close()
+    expect(await admin.exists(key('shared'))).toBe(1)
+  })
+})
