@@ -6,6 +6,7 @@ import {
   type ItemRecord,
   MAX_PAYLOAD_BYTES,
   PayloadTooLargeError,
+  SyncItem,
   validateState,
 } from '@sync-engine/core'
 
@@ -100,16 +101,13 @@ function writeHash(buf: Buffer, at: number, hex: unknown): boolean {
 // synchronous and not re-entrant, so one scratch array serves every call without allocating.
 const optionalBytes = new Int32Array(OPTIONAL_FIELDS.length)
 
-/**
- * Validates `record` and encodes it. `where` names the record in error messages
- * (`entries[3].row`); every problem is an `InvalidArgumentError` (or core's id/state/size error).
- */
-export function encodeRow(record: ItemRecord, where: string): Buffer {
+/** Checks what a `SyncItem` already guarantees (core validates every item when it is made). */
+function checkPlainRecord(record: ItemRecord, where: string): void {
   if (typeof record !== 'object' || record === null) {
     throw new InvalidArgumentError(where, `${where} must be an ItemRecord object`)
   }
-  const version = checkInteger(where, 'version', record.version, 1)
-  const updatedAt = checkInteger(where, 'updatedAt', record.updatedAt, 0)
+  checkInteger(where, 'version', record.version, 1)
+  checkInteger(where, 'updatedAt', record.updatedAt, 0)
   const { content, contentType } = record
   if (contentType !== 'json' && contentType !== 'binary') {
     invalid(where, 'contentType', `must be 'json' or 'binary', got '${String(contentType)}'`)
@@ -118,7 +116,17 @@ export function encodeRow(record: ItemRecord, where: string): Buffer {
   if (content.byteLength > MAX_PAYLOAD_BYTES) {
     throw new PayloadTooLargeError(content.byteLength, MAX_PAYLOAD_BYTES, record.id)
   }
-  const state = validateState(record.state)
+  validateState(record.state)
+}
+
+/**
+ * Validates `record` and encodes it. `where` names the record in error messages
+ * (`entries[3].row`); every problem is an `InvalidArgumentError` (or core's id/state/size error).
+ * A `SyncItem` is valid by construction, so only its free-form strings and hash are checked.
+ */
+export function encodeRow(record: ItemRecord, where: string): Buffer {
+  if (!(record instanceof SyncItem)) checkPlainRecord(record, where)
+  const { version, updatedAt, content, contentType, state } = record
   const stateBytes = Buffer.byteLength(state)
 
   let flags = contentType === 'json' ? FLAG_JSON : 0

@@ -8,6 +8,7 @@ import {
   InvalidArgumentError,
   SchemaMismatchError,
   SyncEngineError,
+  SyncItem,
   validateId,
   type WalEntry,
   WalFullError,
@@ -252,9 +253,8 @@ function encodeEntry(entry: WalEntry, index: number): EncodedEntry {
   if (typeof entry !== 'object' || entry === null) {
     throw new InvalidArgumentError(where, `${where} must be a WalEntry object`)
   }
-  const id = validateId(entry.id)
-  if (entry.op === 'put') {
-    const row = entry.row
+  const { id, op, row } = entry
+  if (op === 'put') {
     if (row === undefined || row === null) {
       throw new InvalidArgumentError(`${where}.row`, `${where} is a put without a row`)
     }
@@ -264,19 +264,17 @@ function encodeEntry(entry: WalEntry, index: number): EncodedEntry {
         `${where}.row.id ${JSON.stringify(row.id)} differs from the entry id ${JSON.stringify(id)}`,
       )
     }
+    if (!(row instanceof SyncItem)) validateId(id) // a SyncItem's id was validated when it was made
     const encoded = encodeRow(row, `${where}.row`)
-    return { id, op: 'put', row: encoded, bytes: Buffer.byteLength(id) + encoded.length }
+    return { id, op, row: encoded, bytes: Buffer.byteLength(id) + encoded.length }
   }
-  if (entry.op === 'delete') {
-    if (entry.row !== undefined) {
+  if (op === 'delete') {
+    if (row !== undefined) {
       throw new InvalidArgumentError(`${where}.row`, `${where} is a delete and must not carry a row`)
     }
-    return { id, op: 'delete', row: null, bytes: Buffer.byteLength(id) }
+    return { id: validateId(id), op, row: null, bytes: Buffer.byteLength(id) }
   }
-  throw new InvalidArgumentError(
-    `${where}.op`,
-    `${where}.op must be 'put' or 'delete', got '${String(entry.op)}'`,
-  )
+  throw new InvalidArgumentError(`${where}.op`, `${where}.op must be 'put' or 'delete', got '${String(op)}'`)
 }
 
 function checkCount(name: string, value: unknown): number {

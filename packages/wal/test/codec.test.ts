@@ -125,5 +125,8 @@ describe('row codec', () => {
       PayloadTooLargeError,
     )
     expect(() => encodeRow(null as unknown as ItemRecord, 'row')).toThrow(InvalidArgumentError)
+    // A SyncItem is trusted for what core validates, not for its free-form strings.
+    const item = SyncItem.fromJson('item', 1, { homeInstanceId: 'a\udc00' })
+    expect((thrown(() => encodeRow(item, 'row')) as InvalidArgumentError).argument).toBe('row.homeInstanceId')
   })
 })

@@ -13,6 +13,8 @@ import {
   BackendUnavailableError,
   CorruptDataError,
   InvalidArgumentError,
+  InvalidIdError,
+  type ItemRecord,
   ManualClock,
   SchemaMismatchError,
   SyncItem,
@@ -311,6 +313,19 @@ describe('ownership and lifecycle', () => {
     }
     expect(() => wal.appendSync([])).toThrow(BackendUnavailableError)
     expect(wal.pressure()).toBeGreaterThan(0)
+  })
+
+  it('validates the id of plain records and deletes', async () => {
+    const wal = walAt(join(dir, 'ids.db'))
+    const item = SyncItem.fromJson('fine', 1)
+    const plain = { ...item.toJSON(), content: item.content, id: 'bad..id' } as unknown as ItemRecord
+    for (const entry of [
+      { id: 'bad..id', op: 'put', row: plain },
+      { id: 'bad..id', op: 'delete' },
+    ] as WalEntry[]) {
+      expect(thrown(() => wal.appendSync([entry]))).toBeInstanceOf(InvalidIdError)
+    }
+    expect(wal.statsSync().rows).toBe(0)
   })
 
   it('reports the totals of a refused append in WalFullError', async () => {
