@@ -115,8 +115,7 @@ function checkIds(ids: unknown, argument = 'ids'): string[] {
 }
 
 function checkPartitionPrefix(prefix: unknown): string {
-  checkPrefix(prefix)
-  const p = prefix as string
+  const p = checkPrefix(prefix)
   if (p === '' || /[\u0000-\u001f\u007f]/.test(p) || hasLoneSurrogate(p) || utf8ByteLength(p) > 255) {
     throw new InvalidArgumentError(
       'prefix',
@@ -309,7 +308,7 @@ export class SqliteL3Store implements L3Store {
     // table's greatest rowid before it (SQLite allocates max + 1, and we hold the write lock); an
     // updated row keeps its old one.
     const written = this.#write('write rows', (connection) => {
-      const rows = new Map<string, boolean>()
+      const created = new Map<string, boolean>()
       for (const [table, group] of this.#routes.group(winners.values(), (w) => w.row.id)) {
         const before = connection
           .statement(`SELECT coalesce(max(rowid), 0) FROM "${table}"`, 'pluck')
@@ -325,16 +324,16 @@ export class SqliteL3Store implements L3Store {
           'raw',
         )) {
           const [id, rowid] = returned as [string, number]
-          rows.set(id, rowid > before)
+          created.set(id, rowid > before)
         }
       }
       const ops: MerkleOp[] = []
-      for (const id of rows.keys()) {
+      for (const id of created.keys()) {
         const { version, contentHash } = winners.get(id)!.row
         ops.push({ op: 'upsert', id, version, contentHash })
       }
       this.#applyMerkle(connection, ops)
-      return rows
+      return created
     })
     for (const [id, { index }] of winners) {
       const created = written.get(id)
@@ -401,14 +400,12 @@ export class SqliteL3Store implements L3Store {
   }
 
   async count(): Promise<number> {
-    return this.#count('count rows', (routes) =>
-      routes.tables.map((table) => ({ table, where: '1', params: [] })),
-    )
+    return this.#count('count rows', (routes) => this.#everyTable(routes, '1', []))
   }
 
   async scanIds(afterId: string | undefined, limit: number): Promise<string[]> {
     return this.#page('scan ids', 'id', checkAfter(afterId), checkLimit(limit), (routes) =>
-      routes.tables.map((table) => ({ table, where: '1', params: [] })),
+      this.#everyTable(routes, '1', []),
     )
   }
 
@@ -418,7 +415,7 @@ export class SqliteL3Store implements L3Store {
       'id, version, payload_hash AS contentHash',
       checkAfter(afterId),
       checkLimit(limit),
-      (routes) => routes.tables.map((table) => ({ table, where: '1', params: [] })),
+      (routes) => this.#everyTable(routes, '1', []),
     )
   }
 
