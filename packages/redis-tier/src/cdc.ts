@@ -167,17 +167,24 @@ function fieldMap<T>(flat: readonly unknown[]): Map<string, T> {
 type StreamEntry = [id: Buffer, fields: Buffer[]]
 
 /**
- * True when changes after `cursor` were trimmed away before they could be read. Redis ≥ 7 reports
- * the greatest deleted id (exact); on 6.2 the feed compares with the first entry still held
- * (conservative: it may report a gap when only the cursor's own entry was trimmed).
+ * True when changes after `cursor` may have been trimmed away before they were read: the oldest
+ * entry the stream still holds is newer than the cursor (its own entry is gone), or an entry after
+ * the cursor was deleted. Conservative: when exactly the cursor's own entry was trimmed and its
+ * successor is still there, it reports a gap too. From `0-0` (the beginning): a gap when the stream
+ * ever dropped an entry (Redis ≥ 7 counts `entries-added`; 6.2 cannot tell and reports none).
  */
 function hasGap(info: readonly unknown[] | null, cursor: string): boolean {
   if (info === null) return cursor !== ORIGIN
   const fields = fieldMap<unknown>(info)
+  if (cursor === ORIGIN) {
+    const added = Number(fields.get('entries-added'))
+    return Number.isFinite(added) && added > Number(fields.get('length'))
+  }
+  const entry = fields.get('first-entry') as unknown[] | null | undefined
+  const first = String(fields.get('recorded-first-entry-id') ?? (Array.isArray(entry) ? entry[0] : ORIGIN))
+  if (first !== ORIGIN && compareIds(first, cursor) > 0) return true
   const maxDeleted = fields.get('max-deleted-entry-id')
-  if (maxDeleted !== undefined && maxDeleted !== null) return compareIds(String(maxDeleted), cursor) > 0
-  const first = fields.get('first-entry') as unknown[] | null | undefined
-  return Array.isArray(first) && cursor !== ORIGIN && compareIds(String(first[0]), cursor) > 0
+  return maxDeleted !== undefined && maxDeleted !== null && compareIds(String(maxDeleted), cursor) > 0
 }
 
 /**
@@ -311,7 +318,7 @@ export class RedisChangeFeed implements ChangeFeed {
         this.#cursor = ORIGIN
       }
     }
-    this.#saved = stored
+    this.#saved = stored ?? this.#cursor
     this.#started = true
   }
 

@@ -127,6 +127,8 @@ export class RedisConnection {
   readonly #owned: boolean
   readonly #logger: Logger
   #down = false
+  /** Set when a failed connect() stopped the client (ioredis may still say 'reconnecting'). */
+  #stopped = false
 
   constructor(options: ResolvedConnectionOptions, role: 'commands' | 'blocking' = 'commands') {
     this.options = options
@@ -175,7 +177,8 @@ export class RedisConnection {
     if (client.status === 'ready') return
     const ms = Math.max(this.timeoutMs, 1000) * 2
     try {
-      if (client.status === 'wait' || client.status === 'end' || client.status === 'close') {
+      if (this.#stopped || client.status === 'wait' || client.status === 'end' || client.status === 'close') {
+        this.#stopped = false
         await withTimeout(client.connect(), ms, `redis connect to ${this.describe()}`)
       } else {
         await withTimeout(
@@ -185,6 +188,11 @@ export class RedisConnection {
         )
       }
     } catch (e) {
+      // A client that never connected stops retrying in the background; the next connect() starts over.
+      if (this.#owned) {
+        this.client.disconnect()
+        this.#stopped = true
+      }
       const reason = e instanceof Error ? e.message : String(e)
       throw new BackendUnavailableError('redis', `cannot connect to ${this.describe()}: ${reason}`, {
         cause: e,

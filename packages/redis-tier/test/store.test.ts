@@ -109,6 +109,21 @@ describe('guarded writes', () => {
     expect((await store.get('g'))?.json()).toEqual({ v: 4 })
   })
 
+  it('applies repeats of one id in one batch in order, state sets included', async () => {
+    const outcomes = await store.putBatch([
+      jsonItem('dup', { v: 2 }, { version: 2, state: 'a' }),
+      jsonItem('other', [0], { state: 'a' }),
+      jsonItem('dup', { v: 1 }, { version: 1, state: 'b' }),
+      jsonItem('dup', { v: 3 }, { version: 3, state: 'c' }),
+    ])
+    expect(outcomes.map((o) => o.status)).toEqual(['written', 'written', 'stale', 'written'])
+    expect((await store.get('dup'))?.json()).toEqual({ v: 3 })
+    expect(await store.byState('a')).toEqual(['other'])
+    expect(await store.byState('b')).toEqual([])
+    expect(await store.byState('c')).toEqual(['dup'])
+    expect(await admin.zrange(store.keys.state('a'), '0', '-1')).toEqual(['other'])
+  })
+
   it('overwrites a corrupt or foreign value (a write repairs it)', async () => {
     await admin.set(key('bad'), 'garbage')
     await admin.rpush(key('list'), 'x')

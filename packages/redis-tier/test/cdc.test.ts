@@ -1,0 +1,198 @@
+import type { ChangeEntry, ChangeMeta } from '@sync-engine/core'
+import { BackendUnavailableError, InvalidArgumentError } from '@sync-engine/core'
+import { requireRedis, uniquePrefix } from '@sync-engine/testkit'
+import type { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import {
+  type ChangeCursorStore,
+  RedisChangeFeed,
+  RedisChangePublisher,
+  redisCursorStore,
+} from '../src/index.js'
+import { deletePrefix, rawClient, redisUrl } from './helpers.js'
+
+let admin: Redis
+let prefix: string
+let publisher: RedisChangePublisher
+const feeds: RedisChangeFeed[] = []
+beforeAll(async () => {
+  await requireRedis(redisUrl)
+  admin = await rawClient()
+})
+afterAll(() => admin.disconnect())
+beforeEach(async () => {
+  prefix = uniquePrefix('cdc')
+  publisher = new RedisChangePublisher({ url: redisUrl, prefix, maxLen: 50 })
+  await publisher.connect()
+})
+afterEach(async () => {
+  await Promise.all(feeds.splice(0).map((f) => f.close()))
+  await publisher.close()
+  await deletePrefix(admin, prefix)
+})
+
+const meta = (over: Partial<ChangeMeta> = {}): ChangeMeta => ({
+  contentType: 'json',
+  version: 1,
+  updatedAt: 1_700_000_000_000,
+  state: 'default',
+  origin: 'node-a',
+  ...over,
+})
+const put = (key: string, data = new TextEncoder().encode(`{"k":"${key}"}`)): ChangeEntry => ({
+  op: 'PUT',
+  key,
+  hash: 'ab'.repeat(32),
+  data,
+  meta: meta(),
+})
+const del = (key: string): ChangeEntry => ({
+  op: 'DEL',
+  key,
+  hash: '',
+  meta: meta({ contentType: undefined, version: undefined, state: undefined }),
+})
+const feed = (options: ConstructorParameters<typeof RedisChangeFeed>[0] = {}) => {
+  const f = new RedisChangeFeed({ url: redisUrl, prefix, ...options })
+  feeds.push(f)
+  return f
+}
+
+describe('change stream', () => {
+  it('writes the fields of SPEC §10, data as raw bytes', async () => {
+    const bytes = new Uint8Array([0, 1, 2, 250, 255])
+    await publisher.publish([put('bin.1', bytes), del('gone')])
+    const entries = await admin.xrangeBuffer(`${prefix}__se:cdc`, '-', '+')
+    expect(entries).toHaveLength(2)
+    const fields = (i: number) => {
+      const flat = entries[i]![1]
+      return Object.fromEntries(
+        Array.from({ length: flat.length / 2 }, (_, k) => [flat[2 * k]!.toString(), flat[2 * k + 1]!]),
+      )
+    }
+    expect(Object.keys(fields(0))).toEqual(['op', 'key', 'hash', 'data', 'meta'])
+    expect(fields(0).data!.equals(Buffer.from(bytes))).toBe(true)
+    expect(JSON.parse(fields(0).meta!.toString())).toEqual({
+      content_type: 'json',
+      version: 1,
+      updated_at: 1_700_000_000_000,
+      state: 'default',
+      origin: 'node-a',
+    })
+    expect(Object.keys(fields(1))).toEqual(['op', 'key', 'hash', 'meta'])
+  })
+
+  it('a feed from "earliest" reads everything in order, then only what is new', async () => {
+    await publisher.publish([put('a'), put('b'), del('a')])
+    const f = feed({ start: 'earliest' })
+    const first = await f.read({ count: 2 })
+    expect(first.changes.map((c) => `${c.op} ${c.key}`)).toEqual(['PUT a', 'PUT b'])
+    expect(first.gap).toBe(false)
+    expect(first.cursor).toBe(first.changes[1]!.streamId)
+    const second = await f.read({ count: 10 })
+    expect(second.changes.map((c) => `${c.op} ${c.key}`)).toEqual(['DEL a'])
+    expect(second.changes[0]!.data).toBeUndefined()
+    expect(second.changes[0]!.meta).toEqual({
+      contentType: undefined,
+      version: undefined,
+      updatedAt: 1_700_000_000_000,
+      state: undefined,
+      origin: 'node-a',
+    })
+    expect((await f.read()).changes).toEqual([])
+  })
+
+  it('a feed from "latest" sees only changes published after its first read, and blocks for them', async () => {
+    await publisher.publish([put('old')])
+    const f = feed()
+    expect(f.cursor).toBe('$')
+    expect((await f.read()).changes).toEqual([])
+    const pending = f.read({ blockMs: 5000 })
+    await new Promise((r) => setTimeout(r, 100))
+    await publisher.publish([put('new')])
+    const batch = await pending
+    expect(batch.changes.map((c) => c.key)).toEqual(['new'])
+    expect(batch.changes[0]!.data && new TextDecoder().decode(batch.changes[0]!.data)).toBe('{"k":"new"}')
+  })
+
+  it('reports a gap when its cursor fell out of the trimmed stream', async () => {
+    await publisher.publish([put('first')])
+    const f = feed({ start: 'earliest' })
+    expect((await f.read()).gap).toBe(false)
+    // maxLen 50 with MAXLEN ~: publish well past it so whole nodes are trimmed away.
+    for (let i = 0; i < 6; i++)
+      await publisher.publish(Array.from({ length: 100 }, (_, k) => put(`bulk.${i}.${k}`)))
+    expect(await admin.xlen(`${prefix}__se:cdc`)).toBeLessThan(601)
+    const batch = await f.read({ count: 10 })
+    expect(batch.gap).toBe(true)
+    expect(batch.changes.length).toBe(10)
+    // Caught up with the oldest entry still held: no gap any more.
+    expect((await f.read({ count: 10 })).gap).toBe(false)
+    // A new feed asking for everything learns that history was trimmed.
+    expect((await feed({ start: 'earliest' }).read()).gap).toBe(true)
+  })
+
+  it('close() ends a blocked read at once, and later reads fail with a typed error', async () => {
+    const f = feed()
+    await f.read()
+    const pending = f.read({ blockMs: 10_000 })
+    await new Promise((r) => setTimeout(r, 100))
+    const started = Date.now()
+    await f.close()
+    const batch = await pending
+    expect(batch.changes).toEqual([])
+    expect(Date.now() - started).toBeLessThan(2000)
+    await expect(f.read()).rejects.toBeInstanceOf(BackendUnavailableError)
+  })
+
+  it('persists its cursor when the next read starts and on close, and resumes from it', async () => {
+    const saved: string[] = []
+    const memory: ChangeCursorStore = {
+      load: async () => saved[saved.length - 1],
+      save: async (cursor) => {
+        saved.push(cursor)
+      },
+    }
+    await publisher.publish([put('a'), put('b'), put('c')])
+    const f = feed({ start: 'earliest', cursorStore: memory })
+    const one = await f.read({ count: 1 })
+    expect(saved).toEqual([])
+    await f.read({ count: 1 })
+    expect(saved).toEqual([one.cursor])
+    await f.close()
+    expect(saved).toHaveLength(2)
+    const again = feed({ start: 'earliest', cursorStore: memory })
+    expect((await again.read()).changes.map((c) => c.key)).toEqual(['c'])
+  })
+
+  it('keeps a cursor in a Redis key through redisCursorStore', async () => {
+    await publisher.publish([put('a'), put('b')])
+    const store = redisCursorStore(admin, { prefix, name: 'peer-1' })
+    const f = feed({ start: 'earliest', cursorStore: store })
+    const batch = await f.read({ count: 1 })
+    await f.close()
+    expect(await admin.get(`${prefix}__se:cdc:cursor:peer-1`)).toBe(batch.cursor)
+    const again = feed({ cursorStore: store })
+    expect((await again.read()).changes.map((c) => c.key)).toEqual(['b'])
+  })
+
+  it('skips entries it cannot read instead of wedging', async () => {
+    await admin.xadd(`${prefix}__se:cdc`, '*', 'foo', 'bar')
+    await publisher.publish([put('ok')])
+    const f = feed({ start: 'earliest' })
+    expect((await f.read()).changes.map((c) => c.key)).toEqual(['ok'])
+  })
+
+  it('refuses bad entries and options with typed errors', async () => {
+    await expect(publisher.publish([{ ...put('x'), op: 'SET' as never }])).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    )
+    await expect(
+      publisher.publish([{ ...put('x'), data: undefined } as unknown as ChangeEntry]),
+    ).rejects.toThrow(/data/)
+    await expect(publisher.publish([put('__se:x')])).rejects.toThrow(/reserved/)
+    expect(() => new RedisChangeFeed({ start: 'yesterday' })).toThrow(/options\.start/)
+    expect(() => new RedisChangePublisher({ maxLen: 0 })).toThrow(/options\.maxLen/)
+    await expect(feed().read({ count: 0 })).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+})
