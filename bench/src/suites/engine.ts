@@ -13,7 +13,9 @@ import type { BenchGroup } from '../harness.js'
 export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[] {
   const n = quick ? 1000 : 10_000
   const ids = Array.from({ length: n }, (_, i) => `tenant${i % 50}.user.${i}`)
-  const items = ids.map((id, i) => SyncItem.fromJson(id, { name: `User ${i}`, role: i % 3 ? 'user' : 'admin', n: i }))
+  const items = ids.map((id, i) =>
+    SyncItem.fromJson(id, { name: `User ${i}`, role: i % 3 ? 'user' : 'admin', n: i }),
+  )
   const order = ids.map((_, i) => (i * 7919) % n)
   const lru = new LRUCache<string, SyncItem>({ max: n * 2 })
   let dir = ''
@@ -25,7 +27,11 @@ export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[]
       name: 'engine: L1 get hit (async API) vs lru-cache get behind await',
       setup: async () => {
         dir = mkdtempSync(join(tmpdir(), 'bench-engine-'))
-        engine = new SyncEngine({ sql: `sqlite:${dir}/l3.db`, wal: { path: `${dir}/wal.db` }, logger: silentLogger })
+        engine = new SyncEngine({
+          sql: `sqlite:${dir}/l3.db`,
+          wal: { path: `${dir}/wal.db` },
+          logger: silentLogger,
+        })
         await engine.start()
         for (const item of items) {
           lru.set(item.id, item)
@@ -60,7 +66,11 @@ export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[]
       name: 'engine: submit (durability memory) vs lru-cache set behind await',
       setup: async () => {
         dir = mkdtempSync(join(tmpdir(), 'bench-engine-'))
-        engine = new SyncEngine({ sql: `sqlite:${dir}/l3.db`, wal: { path: `${dir}/wal.db` }, logger: silentLogger })
+        engine = new SyncEngine({
+          sql: `sqlite:${dir}/l3.db`,
+          wal: { path: `${dir}/wal.db` },
+          logger: silentLogger,
+        })
         await engine.start()
       },
       teardown: async () => {
