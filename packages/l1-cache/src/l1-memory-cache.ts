@@ -186,18 +186,26 @@ export class L1MemoryCache implements L1Cache {
       this.#notify(item, 'evicted')
       return
     }
+    let enqueue = !pinned
     if (e === undefined) {
       e = (this.#free.pop() ?? new Entry()).reset(item, idBytes)
       this.#map.set(e.id, e)
     } else {
-      this.#detach(e)
-      e.item = item
+      // A replace keeps the entry's place in its queue (its credits carry its recency); only a
+      // change of pin state takes it out of, or puts it into, a queue.
+      this.#account(e, -1)
+      if (!e.pinned) {
+        enqueue = false
+        if (pinned) this.#queue(e).remove(e)
+      }
     }
+    e.item = item
     e.bytes = bytes
     e.weight = sizeWeight(bytes)
     e.pinned = pinned
     e.expiresAt = ttlMs === 0 ? 0 : this.#clock.monotonic() + ttlMs
-    this.#attach(e)
+    this.#account(e, 1)
+    if (enqueue) this.#queue(e).insert(e)
     this.#evictIfOver()
   }
 
@@ -322,34 +330,34 @@ export class L1MemoryCache implements L1Cache {
     return undefined
   }
 
-  /** Adds an entry's bytes and flags to the totals and, unless pinned, puts it in its queue. */
-  #attach(e: Entry): void {
-    this.#bytes += e.bytes
-    if (e.expiresAt !== 0) this.#ttlItems++
+  /** Adds (`sign` 1) or takes back (-1) an entry's bytes and flags in the totals. */
+  #account(e: Entry, sign: 1 | -1): void {
+    const bytes = sign * e.bytes
+    this.#bytes += bytes
+    if (e.expiresAt !== 0) this.#ttlItems += sign
     if (e.pinned) {
-      this.#pinnedItems++
-      this.#pinnedBytes += e.bytes
+      this.#pinnedItems += sign
+      this.#pinnedBytes += bytes
     } else if (e.probation) {
-      this.#probation.insert(e)
-      this.#probationBytes += e.bytes
-    } else {
-      this.#main.insert(e)
+      this.#probationBytes += bytes
     }
+  }
+
+  /** The queue an unpinned entry belongs in. */
+  #queue(e: Entry): Ring {
+    return e.probation ? this.#probation : this.#main
+  }
+
+  /** Counts an entry in the totals and, unless pinned, puts it at the back of its queue. */
+  #attach(e: Entry): void {
+    this.#account(e, 1)
+    if (!e.pinned) this.#queue(e).insert(e)
   }
 
   /** The inverse of `#attach`. */
   #detach(e: Entry): void {
-    this.#bytes -= e.bytes
-    if (e.expiresAt !== 0) this.#ttlItems--
-    if (e.pinned) {
-      this.#pinnedItems--
-      this.#pinnedBytes -= e.bytes
-    } else if (e.probation) {
-      this.#probation.remove(e)
-      this.#probationBytes -= e.bytes
-    } else {
-      this.#main.remove(e)
-    }
+    this.#account(e, -1)
+    if (!e.pinned) this.#queue(e).remove(e)
   }
 
   /** Pins/unpins an entry or promotes it out of probation (to the back of its new queue). */
