@@ -302,7 +302,10 @@ export class SyncEngine extends EventEmitter<Events> {
           'Connecting to Redis (L2 - cache)...',
         )
         try {
-          await phase('redis_connect', () => l2.connect())
+          await phase('redis_connect', async () => {
+            await l2.connect()
+            await backends.cdc?.connect?.()
+          })
           this.#l2Healthy = true
           l2State = 'connected'
           if (l3 && this.config.merkle.enabled) {
@@ -408,6 +411,7 @@ export class SyncEngine extends EventEmitter<Events> {
     const b = this.#backends
     const closing: Promise<unknown>[] = []
     if (b?.l2) closing.push(b.l2.close())
+    if (b?.cdc?.close) closing.push(b.cdc.close())
     if (b?.l3) closing.push(b.l3.close())
     if (this.#wal) closing.push(this.#wal.close())
     const results = await Promise.allSettled(closing)
