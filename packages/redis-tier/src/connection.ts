@@ -29,6 +29,8 @@ export type Reply = [error: Error | null, value: unknown]
 
 /** Commands per pipeline (SPEC §4: explicit pipelines of ~1000 commands). */
 export const PIPELINE_COMMANDS = 1000
+/** Pipelines of one `exec` in flight at once. */
+const PIPELINES_IN_FLIGHT = 4
 
 /** `EVALSHA script.sha numkeys …keys …argv` for one slot's keys. */
 export function scriptCommand(
@@ -262,14 +264,19 @@ export class RedisConnection {
     useEval: boolean,
   ): Promise<void> {
     const transaction = atomic && !this.isCluster
-    const tasks: Promise<void>[] = []
+    const chunks: number[][] = []
     for (const group of this.#groups(commands, indices)) {
       const size = transaction ? group.length : PIPELINE_COMMANDS
-      for (let at = 0; at < group.length; at += size) {
-        tasks.push(this.#pipeline(commands, group.slice(at, at + size), replies, transaction, useEval))
-      }
+      for (let at = 0; at < group.length; at += size) chunks.push(group.slice(at, at + size))
     }
-    await Promise.all(tasks)
+    // A few pipelines in flight: enough to keep Redis busy, few enough that none waits behind the
+    // others past the command timeout.
+    let next = 0
+    const worker = async () => {
+      while (next < chunks.length)
+        await this.#pipeline(commands, chunks[next++]!, replies, transaction, useEval)
+    }
+    await Promise.all(Array.from({ length: Math.min(PIPELINES_IN_FLIGHT, chunks.length) }, worker))
   }
 
   #groups(commands: readonly Command[], indices: number[]): number[][] {

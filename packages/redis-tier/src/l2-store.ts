@@ -42,6 +42,8 @@ const ITEMS_PER_SCRIPT = 100
 const BYTES_PER_SCRIPT = 1024 * 1024
 /** Items encoded and sent together by `putBatch` (the next chunk is encoded while Redis runs this one). */
 const WRITE_CHUNK = 1000
+/** Chunks of one `putBatch` in flight at once. */
+const WRITE_WINDOW = 3
 /** Ids read per round of `byState`. */
 const STATE_PAGE = 1000
 
@@ -200,7 +202,9 @@ export class RedisL2Store implements L2Store {
     const module = this.#json === 'module'
     const sent: Promise<void>[] = []
     // Encode and send one chunk at a time: Redis runs a chunk's scripts while the next is encoded.
+    // At most WRITE_WINDOW chunks are in flight, so a huge batch never queues past the command timeout.
     for (let from = 0; from < items.length; from += WRITE_CHUNK) {
+      if (sent.length >= WRITE_WINDOW) await sent[sent.length - WRITE_WINDOW]
       const writes: Mutation[] = []
       const at: number[] = []
       for (let i = from; i < Math.min(from + WRITE_CHUNK, items.length); i++) {
@@ -221,17 +225,17 @@ export class RedisL2Store implements L2Store {
         })
         at.push(i)
       }
-      sent.push(
-        this.#mutate('p', writes, ttl).then((results) => {
-          results.forEach((result, k) => {
-            const id = writes[k]!.id
-            outcomes[at[k]!] =
-              result instanceof Error
-                ? { id, status: 'rejected', reason: result.message }
-                : { id, status: result.done ? 'written' : 'stale' }
-          })
-        }),
-      )
+      const done = this.#mutate('p', writes, ttl).then((results) => {
+        results.forEach((result, k) => {
+          const id = writes[k]!.id
+          outcomes[at[k]!] =
+            result instanceof Error
+              ? { id, status: 'rejected', reason: result.message }
+              : { id, status: result.done ? 'written' : 'stale' }
+        })
+      })
+      done.catch(() => {}) // awaited below; this only keeps an early failure from going unhandled
+      sent.push(done)
     }
     await Promise.all(sent)
     return outcomes

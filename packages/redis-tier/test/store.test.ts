@@ -167,18 +167,20 @@ describe('guarded writes', () => {
     expect(await store.byState('default')).toEqual(['ns'])
   })
 
-  it('writes large batches over many script calls and pipelines', async () => {
-    const items = Array.from({ length: 2500 }, (_, i) => jsonItem(`bulk.${i}`, { i }, { state: `s${i % 3}` }))
-    const outcomes = await store.putBatch(items)
-    expect(outcomes.filter((o) => o.status === 'written')).toHaveLength(2500)
-    expect((await store.getMany(items.map((i) => i.id))).items.size).toBe(2500)
-    expect(await store.byState('s1', { limit: 5 })).toEqual([
-      'bulk.1',
-      'bulk.10',
-      'bulk.100',
-      'bulk.1000',
-      'bulk.1003',
-    ])
+  it('writes large batches over many script calls and pipelines, never queueing past its timeout', async () => {
+    const quick = new RedisL2Store({ url: redisUrl, prefix: store.keys.prefix, commandTimeoutMs: 1000 })
+    await quick.connect()
+    const items = Array.from({ length: 20_000 }, (_, i) =>
+      jsonItem(`bulk.${i}`, { i }, { state: `s${i % 3}` }),
+    )
+    const outcomes = await quick.putBatch(items)
+    expect(outcomes.filter((o) => o.status === 'written')).toHaveLength(20_000)
+    expect((await quick.getMany(items.map((i) => i.id))).items.size).toBe(20_000)
+    await quick.close()
+    const s1 = items.filter((_, i) => i % 3 === 1).map((item) => item.id)
+    s1.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    expect(await store.byState('s1', { limit: 5 })).toEqual(s1.slice(0, 5))
+    expect(await store.byState('s1', { afterId: s1[2]!, limit: 1500 })).toEqual(s1.slice(3, 1503))
   })
 })
 

@@ -1,0 +1,77 @@
+import { CorruptDataError, checkState, SyncItem } from '@sync-engine/core'
+import { binaryItem, jsonItem, sameItem, testSeed } from '@sync-engine/testkit'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { decodeDocument, decodeModuleDocument, encodeDocument, fitsJsonModule } from '../src/codec.js'
+import { keySlot } from '../src/index.js'
+
+describe('item documents', () => {
+  it('round-trip any JSON value and any bytes, with every metadata field', () => {
+    const seed = testSeed()
+    console.log(`codec property seed: ${seed}`)
+    const meta = fc.record({
+      version: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      updatedAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      state: fc
+        .string({ unit: 'grapheme', minLength: 1, maxLength: 8 })
+        .filter((s) => checkState(s) === undefined),
+      batchId: fc.option(fc.string(), { nil: undefined }),
+      homeInstanceId: fc.option(fc.string(), { nil: undefined }),
+    })
+    const content = fc.oneof(
+      fc.jsonValue().map((v) => ({ json: v })),
+      fc.uint8Array({ maxLength: 300 }).map((bytes) => ({ bytes })),
+    )
+    fc.assert(
+      fc.property(content, meta, (c, m) => {
+        const item =
+          'json' in c ? SyncItem.fromJson('p.id', c.json, m) : SyncItem.fromBytes('p.id', c.bytes, m)
+        const back = decodeDocument(encodeDocument(item), 'p.id', 'k')
+        expect(sameItem(back, item)).toBe(true)
+        expect([back.updatedAt, back.batchId, back.homeInstanceId]).toEqual([
+          item.updatedAt,
+          item.batchId,
+          item.homeInstanceId,
+        ])
+      }),
+      { seed, numRuns: 300 },
+    )
+  })
+
+  it('RedisJSON documents: canonical JSON fits the module and comes back byte for byte', () => {
+    const item = jsonItem('m', { b: [1, 2.5, 'x'], a: { z: null } }, { version: 4, state: 'hot' })
+    expect(fitsJsonModule(item)).toBe(true)
+    expect(fitsJsonModule(SyncItem.fromText('m', '{ "a": 1 }'))).toBe(false)
+    expect(fitsJsonModule(binaryItem('b'))).toBe(false)
+    // What JSON.GET answers: the module's own serialization of the document.
+    const text = JSON.stringify({ ...JSON.parse(encodeDocument(item).toString()), timestamp: item.updatedAt })
+    expect(sameItem(decodeModuleDocument(text, 'm', 'k'), item)).toBe(true)
+    expect(() => decodeModuleDocument('{"version":1}', 'm', 'k')).toThrow(CorruptDataError)
+    expect(() => decodeModuleDocument('{"version":', 'm', 'k')).toThrow(CorruptDataError)
+  })
+
+  it('refuses what it did not write', () => {
+    const good = encodeDocument(jsonItem('g', [1]))
+    for (const raw of [
+      Buffer.from(''),
+      Buffer.from('{}'),
+      Buffer.from('[1]'),
+      good.subarray(0, good.length - 3),
+      Buffer.from(good.toString().replace('"state":"default"', '"state":""')),
+      Buffer.from(good.toString().replace('"state":"default",', '')),
+      Buffer.from(good.toString().replace(',"payload":', ',"content_type":"text","payload":')),
+    ]) {
+      expect(() => decodeDocument(raw, 'g', 'key:g'), raw.toString()).toThrow(CorruptDataError)
+    }
+  })
+})
+
+describe('key slots', () => {
+  it('match the Redis Cluster reference values', () => {
+    expect(keySlot('123456789')).toBe(0x31c3 % 16384)
+    expect(keySlot('foo')).toBe(12182)
+    expect(keySlot('{user1000}.following')).toBe(keySlot('{user1000}.followers'))
+    expect(keySlot('foo{}{bar}')).toBe(keySlot('foo{}{bar}'))
+    expect(keySlot('{}x')).not.toBe(keySlot('x'))
+  })
+})
