@@ -64,15 +64,36 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
     this.#maxBytes = maxStatementBytes
   }
 
+  /**
+   * The nodes at `paths`. A leaf slot `x.` exists only under an interior `x` (the tree's invariant,
+   * kept by the Merkle algorithm, this table's only writer), and the algorithm asks for `x` and `x.`
+   * together: so such slots are looked up in a second pass, only under the interior nodes the first
+   * pass found. For a batch of ids that are all leaves, that halves the lookups.
+   */
   async getNodes(paths: readonly string[]): Promise<Map<string, MerkleNode>> {
     const out = new Map<string, MerkleNode>()
+    const asked = new Set(paths)
+    const first: string[] = []
+    const slots: string[] = []
+    for (const path of asked) {
+      if (path.endsWith('.') && asked.has(path.slice(0, -1))) slots.push(path)
+      else first.push(path)
+    }
+    await this.#select(first, out)
+    await this.#select(
+      slots.filter((slot) => out.get(slot.slice(0, -1))?.leaf === false),
+      out,
+    )
+    return out
+  }
+
+  async #select(paths: readonly string[], out: Map<string, MerkleNode>): Promise<void> {
     for (const piece of inPieces(paths)) {
       const rows = await this.#exec.execute<NodeRow[]>(this.#sql.select(piece.length), piece)
       for (const r of rows) {
         out.set(r.path, { path: r.path, hash: r.merkle_hash, leaf: r.is_leaf === 1, count: r.object_count })
       }
     }
-    return out
   }
 
   async getChildren(parents: readonly string[]): Promise<Map<string, ReadonlyMap<string, string>>> {
@@ -92,16 +113,15 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
     if (changes.upsert.length === 0) return
     const now = Date.now()
     for (const piece of rowPieces(changes.upsert, this.#maxBytes, () => NODE_ROW_BYTES)) {
-      const params: unknown[] = []
+      const params = new Array<unknown>(piece.length * 6)
+      let k = 0
       for (const n of piece) {
-        params.push(
-          n.path,
-          n.path === ROOT_PATH ? null : parentPath(n.path),
-          n.hash,
-          n.count,
-          n.leaf ? 1 : 0,
-          now,
-        )
+        params[k++] = n.path
+        params[k++] = n.path === ROOT_PATH ? null : parentPath(n.path)
+        params[k++] = n.hash
+        params[k++] = n.count
+        params[k++] = n.leaf ? 1 : 0
+        params[k++] = now
       }
       await this.#exec.execute(this.#sql.upsert(piece.length), params)
     }

@@ -63,16 +63,13 @@ function optionalCount(value: unknown, name: string): number {
 
 /** The `audit` column's JSON (`{batch, trace, home}` with the fields present), or null when none is. */
 function encodeAudit(row: ItemRecord): string | null {
-  const audit: { batch?: string | undefined; trace?: string | undefined; home?: string | undefined } = {
-    ...(row.batchId === undefined ? {} : { batch: optionalString(row.batchId, 'batchId') }),
-    ...(row.traceParent === undefined ? {} : { trace: optionalString(row.traceParent, 'traceParent') }),
-    ...(row.homeInstanceId === undefined
-      ? {}
-      : { home: optionalString(row.homeInstanceId, 'homeInstanceId') }),
-  }
-  return audit.batch === undefined && audit.trace === undefined && audit.home === undefined
-    ? null
-    : JSON.stringify(audit)
+  const { batchId, traceParent, homeInstanceId } = row
+  if (batchId === undefined && traceParent === undefined && homeInstanceId === undefined) return null
+  return JSON.stringify({
+    batch: optionalString(batchId, 'batchId'),
+    trace: optionalString(traceParent, 'traceParent'),
+    home: optionalString(homeInstanceId, 'homeInstanceId'),
+  })
 }
 
 /**

@@ -25,7 +25,15 @@ import { type Filter, ItemSql } from './item-sql.js'
 import { MysqlMerkleNodeStore, NodeSql } from './node-store.js'
 import { type MysqlL3StoreOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { checkPrefix, type Partition, PartitionMap } from './partitions.js'
-import { decodeLeaf, decodeRow, type EncodedRow, encodeRow, payloadLimit, type StoredRow } from './rows.js'
+import {
+  decodeLeaf,
+  decodeRow,
+  type EncodedRow,
+  encodeRow,
+  ITEM_COLUMNS,
+  payloadLimit,
+  type StoredRow,
+} from './rows.js'
 import { itemsTableDdl, migrate, PARTITIONS_TABLE, SCHEMA_TABLE, SCHEMA_VERSION } from './schema.js'
 import { checkIdentifier, likePrefix, lockName, quote } from './sql.js'
 
@@ -99,6 +107,14 @@ function mergeSorted(lists: string[][], limit: number | undefined): string[] {
   if (lists.length === 1) return lists[0]!
   const all = lists.flat().sort(compareSegments)
   return limit === undefined ? all : all.slice(0, limit)
+}
+
+/** The rows' values in one array, in row order (what a multi-row statement binds). */
+function flatParams(rows: readonly EncodedRow[]): unknown[] {
+  const params = new Array<unknown>(rows.length * ITEM_COLUMNS.length)
+  let k = 0
+  for (const row of rows) for (const value of row.params) params[k++] = value
+  return params
 }
 
 function isNewer(row: Stored, than: Stored | undefined): boolean {
@@ -344,10 +360,7 @@ export class MysqlL3Store implements L3Store {
           }
         }
         for (const piece of rowPieces(written, state.statementBytes, (r) => r.bytes)) {
-          await tx.execute(
-            sql.upsert(piece.length),
-            piece.flatMap((r) => r.params),
-          )
+          await tx.execute(sql.upsert(piece.length), flatParams(piece))
         }
         for (const r of written)
           leaves.push({ op: 'upsert', id: r.id, version: r.version, contentHash: r.contentHash })
