@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import {
+  BackendUnavailableError,
   BackpressureError,
   type ChangeEntry,
   type ChangePublisher,
@@ -198,6 +199,8 @@ export class SyncEngine extends EventEmitter<Events> {
   readonly #deadLetters: DeadLetter[] = []
   #l2Healthy = false
   #l3Healthy = false
+  /** False while an L3 that was unreachable at a degraded start has not connected yet. */
+  #l3Connected = false
   #startPromise: Promise<StartReport> | undefined
   #shutdownPromise: Promise<ShutdownReport> | undefined
   #flushedTotal = 0
@@ -275,17 +278,34 @@ export class SyncEngine extends EventEmitter<Events> {
           { url: sql.url ? redactUrl(sql.url) : backends.l3Name },
           'Connecting to SQL (L3 - ground truth)...',
         )
-        await phase('sql_connect', () => l3.connect())
-        this.#l3Healthy = true
-        root = await l3.merkleRoot()
-        this.logger.info({ root }, 'SQL (L3) connected; merkle root (ground truth)')
+        try {
+          await phase('sql_connect', () => l3.connect())
+          this.#l3Connected = true
+          this.#l3Healthy = true
+          root = await l3.merkleRoot()
+          this.logger.info({ root }, 'SQL (L3) connected; merkle root (ground truth)')
+        } catch (error) {
+          if (!this.config.allowDegradedStart) {
+            throw new BackendUnavailableError(
+              'L3',
+              `cannot connect (${(error as Error).message}); set allowDegradedStart to run on the WAL until it answers`,
+              { cause: error },
+            )
+          }
+          this.logger.warn(
+            { error: (error as Error).message },
+            'L3 unreachable at start; running degraded on the WAL',
+          )
+          this.#scheduleWalDrain(1000)
+        }
       }
 
       this.#setState('DrainingWal')
-      const walReplayed = l3 ? await phase('wal_drain', () => this.#drainWal('startup')) : 0
+      const walReplayed =
+        l3 && this.#l3Connected ? await phase('wal_drain', () => this.#drainWal('startup')) : 0
 
       let filter: StartReport['filter'] = 'disabled'
-      if (l3) {
+      if (l3 && this.#l3Connected) {
         filter = await phase('cf_restore', () => this.#filter.restore(this.#wal!, root))
         if (filter !== 'restored')
           this.logger.info('No matching L3 filter snapshot - filter will be built on warm-up')
@@ -308,7 +328,7 @@ export class SyncEngine extends EventEmitter<Events> {
           })
           this.#l2Healthy = true
           l2State = 'connected'
-          if (l3 && this.config.merkle.enabled) {
+          if (l3 && this.#l3Connected && this.config.merkle.enabled) {
             const repaired = await phase('redis_sync', () => repairL2FromL3(l3, l2))
             l2Repaired = repaired.divergent.length + repaired.localOnly.length + repaired.remoteOnly.length
             this.logger.info(
@@ -328,7 +348,7 @@ export class SyncEngine extends EventEmitter<Events> {
       }
 
       this.#setState('WarmingUp')
-      if (l3 && filter !== 'restored') this.#backgroundWarmUp()
+      if (l3 && this.#l3Connected && filter !== 'restored') this.#backgroundWarmUp()
       this.#startTimers()
       const durationMs = performance.now() - started
       this.metrics.record(METRIC.startupTotalSeconds, durationMs / 1000)
@@ -762,7 +782,9 @@ export class SyncEngine extends EventEmitter<Events> {
     const stateChanged = new Set<string>()
     let l3Failed: unknown
     const l3Puts = l3 ? puts.filter((p) => p.options.l3) : []
-    if (l3 && (l3Puts.length || deletes.length || states.size)) {
+    if (l3 && !this.#l3Connected && (l3Puts.length || deletes.length)) {
+      l3Failed = new BackendUnavailableError('L3', 'not connected yet (degraded start)')
+    } else if (l3 && (l3Puts.length || deletes.length || states.size)) {
       const t = performance.now()
       try {
         if (l3Puts.length) for (const o of await l3.putBatch(l3Puts.map((p) => p.item))) outcomes.set(o.id, o)
@@ -1069,6 +1091,12 @@ export class SyncEngine extends EventEmitter<Events> {
     const wal = this.#wal
     const l3 = this.#l3
     if (!wal || !l3) return 0
+    if (!this.#l3Connected) {
+      await l3.connect()
+      this.#l3Connected = true
+      this.logger.info('L3 connected after a degraded start')
+      this.#backgroundWarmUp()
+    }
     let applied = 0
     for (;;) {
       const records = await wal.peek(WAL_DRAIN_BATCH)
