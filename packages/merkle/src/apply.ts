@@ -5,8 +5,9 @@ import {
   type MerkleNodeStore,
 } from '@sync-engine/core'
 import { type MerkleBatch, reduceBatch } from './batch.js'
+import { ChildTable } from './child-table.js'
 import { compareSegments, hashSortedChildren, sortChildren } from './hash.js'
-import { childPath, parentPath, pathDepth, ROOT_PATH, segmentOf } from './path.js'
+import { childPath, parentPath, pathDepth, ROOT_PATH } from './path.js'
 
 /** What one batch did: the new root and exactly the nodes that changed (for mirrors). */
 export interface MerkleApplyResult {
@@ -65,57 +66,98 @@ export function applyMerkleBatchSync(store: SyncMerkleNodeStore, batch: MerkleBa
   }
 }
 
-/** A change of one child, propagated to its parent. */
-interface ChildChange {
-  /** The child's new hash, `null` when it is gone. */
-  readonly hash: string | null
-  /** New leaf count minus old leaf count of the child. */
-  readonly countDelta: number
+/** What the children of one node did in this batch: segment → new hash (`null`: gone), and the leaf count change. */
+interface ChildChanges {
+  readonly hashes: Map<string, string | null>
+  countDelta: number
 }
 
 const NO_CHILDREN: ReadonlyMap<string, string> = new Map()
 
-/** The incremental algorithm, written once; drivers above perform its store steps. */
+/**
+ * The incremental algorithm, written once; the drivers above perform its store steps. The generator
+ * only sequences the steps: the work is in plain functions (which V8 optimizes better).
+ */
 function* planBatch(batch: MerkleBatch): Plan {
   const effect = reduceBatch(batch)
-
-  // 1. Read the root, each touched id's node and its leaf-under-interior path `id.`, and ancestors.
-  const read = new Set<string>([ROOT_PATH])
-  for (const id of effect.keys()) {
-    read.add(`${id}.`)
-    for (let p = id; !read.has(p); p = parentPath(p)) read.add(p)
-  }
-  const before = (yield { kind: 'getNodes', paths: [...read] }) as ReadonlyMap<string, MerkleNode>
-
-  // 2. Drop operations that change nothing; group the remaining ids and their ancestors by depth.
-  const levels: string[][] = []
-  const touched = new Set<string>()
-  for (const [id, leaf] of effect) {
-    if (leaf === currentLeaf(before, id)) {
-      effect.delete(id)
-      continue
-    }
-    let depth = pathDepth(id)
-    for (let p = id; !touched.has(p); p = parentPath(p), depth--) {
-      touched.add(p)
-      let level = levels[depth]
-      if (!level) levels[depth] = level = []
-      level.push(p)
-      if (p === ROOT_PATH) break
-    }
-  }
-
-  // 3. Read the children of the touched interior nodes.
-  const parents = [...touched].filter((p) => before.get(p)?.leaf === false)
+  let levels = touchedLevels(effect)
+  const before = (yield {
+    kind: 'getNodes',
+    paths: levels.length > 0 ? levels.flat() : [ROOT_PATH],
+  }) as ReadonlyMap<string, MerkleNode>
+  const parents = interiorPaths(levels, before)
   const children =
     parents.length === 0
       ? new Map<string, ReadonlyMap<string, string>>()
       : ((yield { kind: 'getChildren', parents }) as ReadonlyMap<string, ReadonlyMap<string, string>>)
+  if (dropNoOps(effect, before, children)) levels = touchedLevels(effect)
+  const { changes, root } = recompute(effect, levels, before, children)
+  if (changes.upsert.length > 0 || changes.delete.length > 0) yield { kind: 'writeNodes', changes }
+  return { root: root?.hash ?? null, leafCount: root?.count ?? 0, changes }
+}
 
-  // 4. Recompute level by level, deepest first; each changed node reports to its parent.
+/** The ids and all their ancestors, grouped by depth (index 0 holds the root); empty for no ids. */
+function touchedLevels(ids: ReadonlyMap<string, unknown>): string[][] {
+  const levels: string[][] = []
+  const add = (path: string, depth: number) => {
+    let level = levels[depth]
+    if (!level) {
+      level = []
+      levels[depth] = level
+    }
+    level.push(path)
+  }
+  // Ancestors that are not ids themselves, each once (ids are unique keys already).
+  const ancestors = new Set<string>()
+  for (const id of ids.keys()) {
+    let depth = pathDepth(id)
+    add(id, depth)
+    for (let p = id; p !== ROOT_PATH; ) {
+      p = parentPath(p)
+      depth--
+      if (ids.has(p) || ancestors.has(p)) break
+      ancestors.add(p)
+      add(p, depth)
+    }
+  }
+  return levels
+}
+
+/** The touched paths that hold an interior node now: their children must be read. */
+function interiorPaths(levels: readonly string[][], before: ReadonlyMap<string, MerkleNode>): string[] {
+  const out: string[] = []
+  for (const level of levels) for (const p of level ?? []) if (before.get(p)?.leaf === false) out.push(p)
+  return out
+}
+
+/**
+ * Removes from `effect` the operations that change nothing (an identical leaf, a delete of an absent
+ * id); returns whether it removed any. The leaf of an interior id is its `""` child.
+ */
+function dropNoOps(
+  effect: Map<string, string | null>,
+  before: ReadonlyMap<string, MerkleNode>,
+  children: ReadonlyMap<string, ReadonlyMap<string, string>>,
+): boolean {
+  const size = effect.size
+  for (const [id, leaf] of effect) {
+    const node = before.get(id)
+    const current = node === undefined ? null : node.leaf ? node.hash : (children.get(id)?.get('') ?? null)
+    if (leaf === current) effect.delete(id)
+  }
+  return effect.size !== size
+}
+
+/** Recomputes the touched nodes level by level, deepest first; each changed node reports to its parent. */
+function recompute(
+  effect: ReadonlyMap<string, string | null>,
+  levels: readonly string[][],
+  before: ReadonlyMap<string, MerkleNode>,
+  children: ReadonlyMap<string, ReadonlyMap<string, string>>,
+): { changes: MerkleNodeChanges; root: MerkleNode | undefined } {
   const upsert: MerkleNode[] = []
   const remove: string[] = []
-  const pending = new Map<string, Map<string, ChildChange>>()
+  const pending = new Map<string, ChildChanges>()
   let root = before.get(ROOT_PATH)
   for (let depth = levels.length - 1; depth >= 0; depth--) {
     for (const path of levels[depth] ?? []) {
@@ -141,29 +183,18 @@ function* planBatch(batch: MerkleBatch): Plan {
         root = node
         continue
       }
-      const parent = parentPath(path)
+      const dot = path.lastIndexOf('.')
+      const parent = dot < 0 ? ROOT_PATH : path.slice(0, dot)
       let siblings = pending.get(parent)
       if (!siblings) {
-        siblings = new Map()
+        siblings = { hashes: new Map(), countDelta: 0 }
         pending.set(parent, siblings)
       }
-      siblings.set(segmentOf(path), {
-        hash: node?.hash ?? null,
-        countDelta: (node?.count ?? 0) - (old?.count ?? 0),
-      })
+      siblings.hashes.set(path.slice(dot + 1), node?.hash ?? null)
+      siblings.countDelta += (node?.count ?? 0) - (old?.count ?? 0)
     }
   }
-
-  const changes: MerkleNodeChanges = { upsert, delete: remove }
-  if (upsert.length > 0 || remove.length > 0) yield { kind: 'writeNodes', changes }
-  return { root: root?.hash ?? null, leafCount: root?.count ?? 0, changes }
-}
-
-/** The current leaf hash of `id`: at `id` when it is a leaf, at `id.` when `id` is interior. */
-function currentLeaf(nodes: ReadonlyMap<string, MerkleNode>, id: string): string | null {
-  const node = nodes.get(id)
-  if (node?.leaf) return node.hash
-  return nodes.get(`${id}.`)?.hash ?? null
+  return { changes: { upsert, delete: remove }, root }
 }
 
 /**
@@ -176,54 +207,88 @@ function rebuildNode(
   old: MerkleNode | undefined,
   kids: ReadonlyMap<string, string>,
   ownLeaf: string | null,
-  changes: ReadonlyMap<string, ChildChange> | undefined,
+  changes: ChildChanges | undefined,
   upsert: MerkleNode[],
   remove: string[],
 ): MerkleNode | undefined {
+  if (kids === NO_CHILDREN && changes === undefined)
+    return ownLeaf === null ? undefined : { path, hash: ownLeaf, leaf: true, count: 1 }
+  const oldLeafSlot = kids.get('')
+  // Leaves below `path`, other than its own.
+  const count =
+    (old?.leaf === false ? old.count - (oldLeafSlot === undefined ? 0 : 1) : 0) + (changes?.countDelta ?? 0)
+  const hash = interiorHashAfter(path, kids, oldLeafSlot, ownLeaf, changes?.hashes)
+
+  const leafSlot = `${path}.`
+  if (hash !== null && ownLeaf !== null) {
+    if (oldLeafSlot !== ownLeaf) upsert.push({ path: leafSlot, hash: ownLeaf, leaf: true, count: 1 })
+  } else if (oldLeafSlot !== undefined) remove.push(leafSlot)
+
+  if (hash !== null) return { path, hash, leaf: false, count: count + (ownLeaf === null ? 0 : 1) }
+  return ownLeaf === null ? undefined : { path, hash: ownLeaf, leaf: true, count: 1 }
+}
+
+/**
+ * The interior hash of `path` after the batch, or `null` when no child other than its own leaf is
+ * left (then it is a leaf, or gone). When only hashes of existing children change and the store keeps
+ * its children in a `ChildTable`, the table patches its preimage instead of walking every child.
+ */
+function interiorHashAfter(
+  path: string,
+  kids: ReadonlyMap<string, string>,
+  oldLeafSlot: string | undefined,
+  ownLeaf: string | null,
+  changes: ReadonlyMap<string, string | null> | undefined,
+): string | null {
+  if (kids instanceof ChildTable && onlyHashesChange(kids, oldLeafSlot, ownLeaf, changes)) {
+    const overrides: [string, string][] = ownLeaf === null ? [] : [['', ownLeaf]]
+    if (changes) for (const [segment, hash] of changes) overrides.push([segment, hash!])
+    return kids.hashWith(overrides)
+  }
   const segments: string[] = []
   const hashes: string[] = []
   if (ownLeaf !== null) {
     segments.push('')
     hashes.push(ownLeaf)
   }
-  const oldLeafSlot = kids.get('')
-  // Leaves below `path` other than its own, before the batch.
-  let count = old?.leaf === false ? old.count - (oldLeafSlot === undefined ? 0 : 1) : 0
-  let sorted = true
-  let previous = ''
-  const add = (segment: string, hash: string) => {
-    if (sorted && compareSegments(previous, segment) >= 0) sorted = false
-    previous = segment
-    segments.push(segment)
-    hashes.push(hash)
-  }
   for (const [segment, hash] of kids) {
     if (segment === '') continue
-    const change = changes?.get(segment)
-    const now = change === undefined ? hash : change.hash
-    if (now !== null) add(segment, now)
+    const now = changes?.has(segment) ? changes.get(segment)! : hash
+    if (now === null) continue
+    segments.push(segment)
+    hashes.push(now)
   }
   if (changes) {
-    for (const [segment, change] of changes) {
-      count += change.countDelta
-      if (change.hash !== null && !kids.has(segment)) add(segment, change.hash)
+    for (const [segment, hash] of changes) {
+      if (hash === null || kids.has(segment)) continue
+      segments.push(segment)
+      hashes.push(hash)
     }
   }
-  if (!sorted) sortChildren(segments, hashes)
+  if (segments.length === (ownLeaf === null ? 0 : 1)) return null
+  if (!isSorted(segments)) sortChildren(segments, hashes)
+  return hashSortedChildren(segments, hashes, (i) => {
+    throw new CorruptDataError(nodeLocation(childPath(path, segments[i]!)), 'hash is not 64 hex characters')
+  })
+}
 
-  const interior = segments.length > (ownLeaf === null ? 0 : 1)
-  const leafSlot = `${path}.`
-  if (interior && ownLeaf !== null) {
-    if (oldLeafSlot !== ownLeaf) upsert.push({ path: leafSlot, hash: ownLeaf, leaf: true, count: 1 })
-  } else if (oldLeafSlot !== undefined) remove.push(leafSlot)
+/** True when the children stay the same set (own leaf included) and only hashes change. */
+function onlyHashesChange(
+  kids: ReadonlyMap<string, string>,
+  oldLeafSlot: string | undefined,
+  ownLeaf: string | null,
+  changes: ReadonlyMap<string, string | null> | undefined,
+): boolean {
+  const hasSlot = oldLeafSlot !== undefined
+  if (hasSlot !== (ownLeaf !== null) || kids.size === (hasSlot ? 1 : 0)) return false
+  if (changes) for (const [segment, hash] of changes) if (hash === null || !kids.has(segment)) return false
+  return true
+}
 
-  if (interior) {
-    const hash = hashSortedChildren(segments, hashes, (i) => {
-      throw new CorruptDataError(nodeLocation(childPath(path, segments[i]!)), 'hash is not 64 hex characters')
-    })
-    return { path, hash, leaf: false, count: count + (ownLeaf === null ? 0 : 1) }
-  }
-  return ownLeaf === null ? undefined : { path, hash: ownLeaf, leaf: true, count: 1 }
+function isSorted(segments: readonly string[]): boolean {
+  for (let i = 1; i < segments.length; i++)
+    if (compareSegments(segments[i - 1]!, segments[i]!) >= 0) return false
+  return true
 }
 
 function sameNode(a: MerkleNode | undefined, b: MerkleNode | undefined): boolean {

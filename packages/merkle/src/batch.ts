@@ -1,5 +1,5 @@
 import { InvalidArgumentError, validateId } from '@sync-engine/core'
-import { checkContentHash, checkVersion, leafHashUnchecked, type MerkleVersion } from './hash.js'
+import { checkVersion, isVersion, leafHashChecked, type MerkleVersion } from './hash.js'
 
 /** What a leaf is made of: an id, its version and the hex SHA-256 of its content (core's `LeafRecord`). */
 export interface MerkleLeaf {
@@ -21,7 +21,7 @@ export type MerkleOp = MerkleUpsert | MerkleDelete
 
 /**
  * A batch is a list of operations applied in order. Operations on different ids commute, so only the
- * last operation of each id matters: `[upsert a, delete a]` deletes `a`, `[delete a, upsert a]` leaves
+ * last operation of each id matters (every operation is still validated): `[upsert a, delete a]` deletes `a`, `[delete a, upsert a]` leaves
  * `a` upserted. Deleting an absent id and upserting an identical leaf change nothing.
  */
 export type MerkleBatch = Iterable<MerkleOp>
@@ -31,26 +31,35 @@ export type MerkleBatch = Iterable<MerkleOp>
  * id → new leaf hash, or `null` for a delete.
  */
 export function reduceBatch(batch: MerkleBatch): Map<string, string | null> {
-  const last = new Map<string, MerkleOp>()
+  const effect = new Map<string, string | null>()
   let index = 0
   for (const op of batch) {
-    const where = `batch[${index++}]`
-    if (op === null || typeof op !== 'object')
-      throw new InvalidArgumentError(where, `${where} must be an operation object, got ${String(op)}`)
-    validateId(op.id)
-    if (op.op === 'upsert') {
-      checkVersion(op.version, `${where}.version`)
-      checkContentHash(op.contentHash, `${where}.contentHash`)
-    } else if (op.op !== 'delete') {
+    const at = index++
+    if (op === null || typeof op !== 'object') {
       throw new InvalidArgumentError(
-        `${where}.op`,
-        `${where}.op must be 'upsert' or 'delete', got ${JSON.stringify((op as { op: unknown }).op)}`,
+        `batch[${at}]`,
+        `batch[${at}] must be an operation object, got ${String(op)}`,
       )
     }
-    last.set(op.id, op)
+    const id = validateId(op.id)
+    if (op.op === 'upsert') {
+      const version = checkVersionLazily(op.version, at)
+      effect.set(
+        id,
+        leafHashChecked(id, version, op.contentHash, () => `batch[${at}].contentHash`),
+      )
+    } else if (op.op === 'delete') {
+      effect.set(id, null)
+    } else {
+      throw new InvalidArgumentError(
+        `batch[${at}].op`,
+        `batch[${at}].op must be 'upsert' or 'delete', got ${JSON.stringify((op as { op: unknown }).op)}`,
+      )
+    }
   }
-  const effect = new Map<string, string | null>()
-  for (const [id, op] of last)
-    effect.set(id, op.op === 'upsert' ? leafHashUnchecked(id, op.version, op.contentHash) : null)
   return effect
+}
+
+function checkVersionLazily(version: unknown, at: number): MerkleVersion {
+  return isVersion(version) ? version : checkVersion(version, `batch[${at}].version`)
 }

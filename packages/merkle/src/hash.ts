@@ -16,9 +16,9 @@ export type MerkleVersion = number | bigint
 const COLON = 0x3a
 const SEMICOLON = 0x3b
 const PIPE = 0x7c
-const HASH_BYTES = 32
+/** Bytes of a raw SHA-256. */
+export const HASH_BYTES = 32
 const MAX_U64 = (1n << 64n) - 1n
-const HEX64 = /^[0-9a-fA-F]{64}$/
 
 // Two hex characters (each < 128) → their byte, or -1: one lookup per output byte.
 const HEX_PAIR = new Int16Array(1 << 14).fill(-1)
@@ -30,18 +30,19 @@ const HEX_PAIR = new Int16Array(1 << 14).fill(-1)
 
 let scratch = Buffer.allocUnsafe(64 * 1024)
 
-function ensureScratch(bytes: number): Buffer {
+/** A shared scratch buffer of at least `bytes` (valid until the next call: hashing is synchronous). */
+export function ensureScratch(bytes: number): Buffer {
   if (scratch.length < bytes) scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2))
   return scratch
 }
 
-const sha256Hex: (data: Uint8Array) => string =
+export const sha256Hex: (data: Uint8Array) => string =
   typeof crypto.hash === 'function'
     ? (data) => crypto.hash('sha256', data, 'hex')
     : (data) => crypto.createHash('sha256').update(data).digest('hex')
 
 /** Writes `text` as UTF-8 at `at` (ASCII inline, the rest through `Buffer.write`); returns the end. */
-function writeUtf8(buf: Buffer, text: string, at: number): number {
+export function writeUtf8(buf: Buffer, text: string, at: number): number {
   let o = at
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
@@ -52,7 +53,7 @@ function writeUtf8(buf: Buffer, text: string, at: number): number {
 }
 
 /** Writes 64 hex characters as 32 bytes at `at`; returns false when `hex` is not 64 hex characters. */
-function writeHash(buf: Buffer, hex: string, at: number): boolean {
+export function writeHash(buf: Buffer, hex: string, at: number): boolean {
   if (hex.length !== 64) return false
   let bad = 0
   for (let i = 0, o = at; i < 64; i += 2, o++) {
@@ -85,12 +86,26 @@ function codePointRank(unit: number): number {
   return unit < 0xe000 ? unit + 0x2000 : unit - 0x800
 }
 
-export function checkVersion(version: unknown, argument = 'version'): MerkleVersion {
-  if (typeof version === 'number') {
-    if (Number.isSafeInteger(version) && version >= 1) return version
-  } else if (typeof version === 'bigint') {
-    if (version >= 1n && version <= MAX_U64) return version
+/** True for 64 hex characters (either case). */
+export function isHashHex(text: unknown): text is string {
+  if (typeof text !== 'string' || text.length !== 64) return false
+  let bad = 0
+  for (let i = 0; i < 64; i += 2) {
+    const a = text.charCodeAt(i)
+    const b = text.charCodeAt(i + 1)
+    bad |= (a | b) < 128 ? HEX_PAIR[(a << 7) | b]! : -1
   }
+  return bad >= 0
+}
+
+/** True for an integer from 1 to 2^64 − 1 (a safe-integer number or a bigint). */
+export function isVersion(version: unknown): version is MerkleVersion {
+  if (typeof version === 'number') return Number.isSafeInteger(version) && version >= 1
+  return typeof version === 'bigint' && version >= 1n && version <= MAX_U64
+}
+
+export function checkVersion(version: unknown, argument = 'version'): MerkleVersion {
+  if (isVersion(version)) return version
   throw new InvalidArgumentError(
     argument,
     `${argument} must be an integer from 1 to 2^64-1 (a safe-integer number or a bigint), got ${String(version)}`,
@@ -98,15 +113,19 @@ export function checkVersion(version: unknown, argument = 'version'): MerkleVers
 }
 
 export function checkContentHash(contentHash: unknown, argument = 'contentHash'): string {
-  if (typeof contentHash === 'string' && HEX64.test(contentHash)) return contentHash
+  if (isHashHex(contentHash)) return contentHash
   throw new InvalidArgumentError(
     argument,
     `${argument} must be a hex SHA-256 (64 hex characters), got ${JSON.stringify(contentHash)}`,
   )
 }
 
-/** Leaf hash of already validated arguments. */
-export function leafHashUnchecked(id: string, version: MerkleVersion, contentHash: string): string {
+/**
+ * Leaf hash of a valid id and version; `null` when `contentHash` is not 64 hex characters (checked
+ * while it is decoded, so valid input pays nothing extra).
+ */
+export function leafHashOrNull(id: string, version: MerkleVersion, contentHash: unknown): string | null {
+  if (typeof contentHash !== 'string') return null
   const buf = ensureScratch(id.length * 3 + 2 + 8 + HASH_BYTES)
   let o = writeUtf8(buf, id, 0)
   buf[o++] = PIPE
@@ -117,8 +136,20 @@ export function leafHashUnchecked(id: string, version: MerkleVersion, contentHas
   }
   o += 8
   buf[o++] = PIPE
-  writeHash(buf, contentHash, o)
+  if (!writeHash(buf, contentHash, o)) return null
   return sha256Hex(buf.subarray(0, o + HASH_BYTES))
+}
+
+/** Leaf hash of validated arguments; throws `InvalidArgumentError` naming `argument` for a bad hash. */
+export function leafHashChecked(
+  id: string,
+  version: MerkleVersion,
+  contentHash: unknown,
+  argument: () => string,
+): string {
+  const hash = leafHashOrNull(id, version, contentHash)
+  if (hash === null) checkContentHash(contentHash, argument())
+  return hash!
 }
 
 /**
@@ -126,30 +157,49 @@ export function leafHashUnchecked(id: string, version: MerkleVersion, contentHas
  * Throws `InvalidIdError` / `InvalidArgumentError` for bad input.
  */
 export function leafHash(id: string, version: MerkleVersion, contentHashHex: string): string {
-  return leafHashUnchecked(validateId(id), checkVersion(version), checkContentHash(contentHashHex))
+  return leafHashChecked(validateId(id), checkVersion(version), contentHashHex, () => 'contentHash')
+}
+
+/** An upper bound of the preimage size of these children (UTF-8 is at most 3 bytes per UTF-16 unit). */
+export function childrenBound(segments: readonly string[]): number {
+  let bound = 0
+  for (const s of segments) bound += s.length * 3 + 2 + HASH_BYTES
+  return bound
 }
 
 /**
- * Hash of children already in ascending segment order. `badHash(i)` is called (and must throw) when
- * `hashes[i]` is not 64 hex characters.
+ * Writes the interior-hash preimage of children already in ascending segment order into `buf` (sized
+ * by `childrenBound`): utf8(segment) ‖ `:` ‖ 32 raw bytes ‖ `;` each. Records where each child's hash
+ * starts in `hashOffsets` when given. Returns the length written. `badHash(i)` is called (and must
+ * throw) when `hashes[i]` is not 64 hex characters.
  */
+export function writeChildren(
+  buf: Buffer,
+  segments: readonly string[],
+  hashes: readonly string[],
+  badHash: (index: number) => never,
+  hashOffsets?: Int32Array,
+): number {
+  let o = 0
+  for (let i = 0; i < segments.length; i++) {
+    o = writeUtf8(buf, segments[i]!, o)
+    buf[o++] = COLON
+    if (hashOffsets) hashOffsets[i] = o
+    if (!writeHash(buf, hashes[i]!, o)) badHash(i)
+    o += HASH_BYTES
+    buf[o++] = SEMICOLON
+  }
+  return o
+}
+
+/** Hash of children already in ascending segment order (see `writeChildren`). */
 export function hashSortedChildren(
   segments: readonly string[],
   hashes: readonly string[],
   badHash: (index: number) => never,
 ): string {
-  let bound = 0
-  for (const s of segments) bound += s.length * 3 + 2 + HASH_BYTES
-  const buf = ensureScratch(bound)
-  let o = 0
-  for (let i = 0; i < segments.length; i++) {
-    o = writeUtf8(buf, segments[i]!, o)
-    buf[o++] = COLON
-    if (!writeHash(buf, hashes[i]!, o)) badHash(i)
-    o += HASH_BYTES
-    buf[o++] = SEMICOLON
-  }
-  return sha256Hex(buf.subarray(0, o))
+  const buf = ensureScratch(childrenBound(segments))
+  return sha256Hex(buf.subarray(0, writeChildren(buf, segments, hashes, badHash)))
 }
 
 /** Sorts parallel arrays of segments and hashes by segment byte order, in place. */

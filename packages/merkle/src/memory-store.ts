@@ -1,47 +1,51 @@
-import type { MerkleNode, MerkleNodeChanges, MerkleNodeStore } from '@sync-engine/core'
+import {
+  InvalidArgumentError,
+  type MerkleNode,
+  type MerkleNodeChanges,
+  type MerkleNodeStore,
+} from '@sync-engine/core'
 import type { SyncMerkleNodeStore } from './apply.js'
-import { compareSegments } from './hash.js'
-import { parentPath, ROOT_PATH, segmentOf } from './path.js'
-
-/** The children of one node, kept in ascending segment order so readers rarely need to sort. */
-interface ChildList {
-  map: Map<string, string>
-  /** False after a segment was inserted out of order; the next read re-sorts. */
-  sorted: boolean
-  /** A segment ≥ every segment in `map` (the greatest one appended). */
-  last: string
-}
+import { ChildTable } from './child-table.js'
+import { isHashHex } from './hash.js'
+import { childPath, ROOT_PATH } from './path.js'
 
 const NO_CHILDREN: ReadonlyMap<string, string> = new Map()
 
 /**
- * `MerkleNodeStore` in process memory: a map of nodes plus, per parent, a map of segment → child
- * hash in ascending segment order. Answers both the async interface and, synchronously, the
- * `SyncMerkleNodeStore` one. Children maps handed out are live: read-only, valid until the next write.
+ * `MerkleNodeStore` in process memory. Every node but the root lives in its parent's `ChildTable`
+ * (segments, leaf flags, counts, and the hashes packed as the parent's hash preimage), so a tree of a
+ * million leaves costs about 120 bytes per leaf and no per-node objects. Answers the async interface
+ * and, synchronously, `SyncMerkleNodeStore`. Children maps handed out are live: read-only, valid until
+ * the next write. Nodes read are fresh objects. Hashes written must be 64 hex characters, counts
+ * non-negative integers (`InvalidArgumentError` otherwise, and nothing is written).
  */
 export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeStore {
-  readonly #nodes = new Map<string, MerkleNode>()
-  readonly #children = new Map<string, ChildList>()
+  #root: MerkleNode | undefined
+  /** Parent path → its children. */
+  readonly #tables = new Map<string, ChildTable>()
 
   /** Number of nodes stored (0 for an empty tree). */
   get size(): number {
-    return this.#nodes.size
+    let size = this.#root ? 1 : 0
+    for (const table of this.#tables.values()) size += table.size
+    return size
   }
 
   /** Every stored node, in no particular order. */
-  nodes(): IterableIterator<MerkleNode> {
-    return this.#nodes.values()
+  *nodes(): Generator<MerkleNode> {
+    if (this.#root) yield this.#root
+    for (const [parent, table] of this.#tables) yield* table.nodes((segment) => childPath(parent, segment))
   }
 
   clear(): void {
-    this.#nodes.clear()
-    this.#children.clear()
+    this.#root = undefined
+    this.#tables.clear()
   }
 
   getNodesSync(paths: readonly string[]): Map<string, MerkleNode> {
     const out = new Map<string, MerkleNode>()
     for (const path of paths) {
-      const node = this.#nodes.get(path)
+      const node = this.#node(path)
       if (node) out.set(path, node)
     }
     return out
@@ -49,21 +53,54 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
 
   getChildrenSync(parents: readonly string[]): Map<string, ReadonlyMap<string, string>> {
     const out = new Map<string, ReadonlyMap<string, string>>()
-    for (const parent of parents) out.set(parent, this.#sortedChildren(parent))
+    for (const parent of parents) out.set(parent, this.#tables.get(parent) ?? NO_CHILDREN)
     return out
   }
 
   writeNodesSync(changes: MerkleNodeChanges): void {
+    for (const node of changes.upsert) {
+      if (!isHashHex(node.hash) || !(Number.isSafeInteger(node.count) && node.count >= 0)) {
+        throw new InvalidArgumentError(
+          'changes',
+          `node ${JSON.stringify(node.path)}: hash must be 64 hex characters and count a non-negative integer`,
+        )
+      }
+    }
+    const touched = new Set<ChildTable>()
+    const shrunk = new Map<string, ChildTable>()
     for (const path of changes.delete) {
-      if (!this.#nodes.delete(path) || path === ROOT_PATH) continue
-      const parent = parentPath(path)
-      const list = this.#children.get(parent)
-      if (list?.map.delete(segmentOf(path)) && list.map.size === 0) this.#children.delete(parent)
+      if (path === ROOT_PATH) {
+        this.#root = undefined
+        continue
+      }
+      const dot = path.lastIndexOf('.')
+      const parent = dot < 0 ? ROOT_PATH : path.slice(0, dot)
+      const table = this.#tables.get(parent)
+      if (!table) continue
+      table.remove(path.slice(dot + 1))
+      touched.add(table)
+      shrunk.set(parent, table)
     }
     for (const node of changes.upsert) {
-      this.#nodes.set(node.path, node)
-      if (node.path !== ROOT_PATH) this.#setChild(parentPath(node.path), segmentOf(node.path), node.hash)
+      const path = node.path
+      if (path === ROOT_PATH) {
+        this.#root = { path, hash: node.hash, leaf: node.leaf, count: node.count }
+        continue
+      }
+      const dot = path.lastIndexOf('.')
+      const parent = dot < 0 ? ROOT_PATH : path.slice(0, dot)
+      let table = this.#tables.get(parent)
+      if (!table) {
+        table = new ChildTable()
+        this.#tables.set(parent, table)
+      }
+      table.put(path.slice(dot + 1), node)
+      touched.add(table)
     }
+    // Merge staged additions and removals once per table; drop tables left empty.
+    for (const table of touched) table.flush()
+    for (const [parent, table] of shrunk)
+      if (table.size === 0 && this.#tables.get(parent) === table) this.#tables.delete(parent)
   }
 
   async getNodes(paths: readonly string[]): Promise<Map<string, MerkleNode>> {
@@ -78,28 +115,9 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
     this.writeNodesSync(changes)
   }
 
-  #setChild(parent: string, segment: string, hash: string): void {
-    const list = this.#children.get(parent)
-    if (!list) {
-      this.#children.set(parent, { map: new Map([[segment, hash]]), sorted: true, last: segment })
-      return
-    }
-    if (!list.map.has(segment)) {
-      if (compareSegments(segment, list.last) > 0) list.last = segment
-      else list.sorted = false
-    }
-    list.map.set(segment, hash)
-  }
-
-  #sortedChildren(parent: string): ReadonlyMap<string, string> {
-    const list = this.#children.get(parent)
-    if (!list) return NO_CHILDREN
-    if (!list.sorted) {
-      const entries = [...list.map].sort((a, b) => compareSegments(a[0], b[0]))
-      list.map = new Map(entries)
-      list.sorted = true
-      list.last = entries[entries.length - 1]![0]
-    }
-    return list.map
+  #node(path: string): MerkleNode | undefined {
+    if (path === ROOT_PATH) return this.#root
+    const dot = path.lastIndexOf('.')
+    return this.#tables.get(dot < 0 ? ROOT_PATH : path.slice(0, dot))?.node(path.slice(dot + 1), path)
   }
 }

@@ -1,17 +1,11 @@
 import { InvalidArgumentError, type MerkleNode, validateId } from '@sync-engine/core'
 import type { MerkleLeaf } from './batch.js'
-import {
-  checkContentHash,
-  checkVersion,
-  hashSortedChildren,
-  leafHashUnchecked,
-  sortChildren,
-} from './hash.js'
-import { childPath, ROOT_PATH } from './path.js'
+import { checkVersion, hashSortedChildren, leafHashChecked, sortChildren } from './hash.js'
+import { ROOT_PATH } from './path.js'
 
 interface TrieNode {
   leaf: string | null
-  readonly kids: Map<string, TrieNode>
+  kids: Map<string, TrieNode> | undefined
 }
 
 /**
@@ -20,66 +14,87 @@ interface TrieNode {
  * Throws `InvalidArgumentError` when an id appears twice.
  */
 export function merkleNodesOf(leaves: Iterable<MerkleLeaf>): Map<string, MerkleNode> {
-  const top: TrieNode = { leaf: null, kids: new Map() }
-  let index = 0
-  for (const { id, version, contentHash } of leaves) {
-    const where = `leaves[${index++}]`
-    validateId(id)
-    const hash = leafHashUnchecked(
-      id,
-      checkVersion(version, `${where}.version`),
-      checkContentHash(contentHash, `${where}.contentHash`),
-    )
-    let node = top
-    for (const segment of id.split('.')) {
-      let next = node.kids.get(segment)
-      if (!next) {
-        next = { leaf: null, kids: new Map() }
-        node.kids.set(segment, next)
-      }
-      node = next
-    }
-    if (node.leaf !== null) throw new InvalidArgumentError('leaves', `id '${id}' appears twice`)
-    node.leaf = hash
-  }
   const nodes = new Map<string, MerkleNode>()
-  if (top.kids.size > 0) emit(ROOT_PATH, top, nodes)
+  const top = trieOf(leaves)
+  if (top.kids) hashNode(top, ROOT_PATH, nodes)
   return nodes
 }
 
 /** The root hash of the tree over `leaves`, from scratch; `null` when there are none. */
 export function merkleRootOf(leaves: Iterable<MerkleLeaf>): string | null {
-  return merkleNodesOf(leaves).get(ROOT_PATH)?.hash ?? null
+  const top = trieOf(leaves)
+  return top.kids ? hashNode(top, ROOT_PATH, undefined).hash : null
 }
 
-/** Emits the node at `path` and everything below it; returns it. */
-function emit(path: string, trie: TrieNode, out: Map<string, MerkleNode>): MerkleNode {
-  let node: MerkleNode
-  if (trie.kids.size === 0) {
-    node = { path, hash: trie.leaf!, leaf: true, count: 1 }
-  } else {
-    const segments: string[] = []
-    const hashes: string[] = []
-    let count = 0
-    if (trie.leaf !== null) {
-      const slot = { path: `${path}.`, hash: trie.leaf, leaf: true, count: 1 }
-      out.set(slot.path, slot)
-      segments.push('')
-      hashes.push(trie.leaf)
-      count++
+function trieOf(leaves: Iterable<MerkleLeaf>): TrieNode {
+  const top: TrieNode = { leaf: null, kids: undefined }
+  let index = 0
+  for (const { id, version, contentHash } of leaves) {
+    const at = index++
+    validateId(id)
+    const hash = leafHashChecked(
+      id,
+      checkVersion(version, `leaves[${at}].version`),
+      contentHash,
+      () => `leaves[${at}].contentHash`,
+    )
+    let node = top
+    let start = 0
+    for (let dot = id.indexOf('.'); ; dot = id.indexOf('.', start)) {
+      const segment = dot < 0 ? id.slice(start) : id.slice(start, dot)
+      if (!node.kids) node.kids = new Map()
+      let next = node.kids.get(segment)
+      if (!next) {
+        next = { leaf: null, kids: undefined }
+        node.kids.set(segment, next)
+      }
+      node = next
+      if (dot < 0) break
+      start = dot + 1
     }
-    for (const [segment, kid] of trie.kids) {
-      const child = emit(childPath(path, segment), kid, out)
-      segments.push(segment)
-      hashes.push(child.hash)
-      count += child.count
-    }
-    sortChildren(segments, hashes)
-    const hash = hashSortedChildren(segments, hashes, () => {
-      throw new Error('unreachable: computed hashes are hex')
-    })
-    node = { path, hash, leaf: false, count }
+    if (node.leaf !== null) throw new InvalidArgumentError('leaves', `id '${id}' appears twice`)
+    node.leaf = hash
   }
-  out.set(path, node)
-  return node
+  return top
+}
+
+/**
+ * The hash and count of the node at `path` (a leaf, or interior with its own leaf as the `""` child);
+ * when `out` is given, records it and every node below, with paths.
+ */
+function hashNode(
+  trie: TrieNode,
+  path: string,
+  out: Map<string, MerkleNode> | undefined,
+): { hash: string; count: number } {
+  if (!trie.kids) {
+    const leaf = { path, hash: trie.leaf!, leaf: true, count: 1 }
+    out?.set(path, leaf)
+    return leaf
+  }
+  const segments: string[] = []
+  const hashes: string[] = []
+  let count = 0
+  if (trie.leaf !== null) {
+    out?.set(`${path}.`, { path: `${path}.`, hash: trie.leaf, leaf: true, count: 1 })
+    segments.push('')
+    hashes.push(trie.leaf)
+    count++
+  }
+  for (const [segment, kid] of trie.kids) {
+    const child = hashNode(
+      kid,
+      out === undefined ? '' : path === ROOT_PATH ? segment : `${path}.${segment}`,
+      out,
+    )
+    segments.push(segment)
+    hashes.push(child.hash)
+    count += child.count
+  }
+  sortChildren(segments, hashes)
+  const hash = hashSortedChildren(segments, hashes, () => {
+    throw new Error('unreachable: computed hashes are hex')
+  })
+  out?.set(path, { path, hash, leaf: false, count })
+  return { hash, count }
 }

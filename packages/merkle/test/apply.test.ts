@@ -117,7 +117,6 @@ describe('PathMerkleTree / applyMerkleBatch', () => {
     expect(result.changes).toEqual({ upsert: [], delete: [] })
     expect(result.leafCount).toBe(3)
     expect(calls.writeNodes).toBe(before.writeNodes)
-    expect(calls.getChildren).toBe(before.getChildren)
   })
 
   it('uses at most one getNodes, one getChildren and one writeNodes per batch, whatever the depth', async () => {
@@ -199,8 +198,19 @@ describe('PathMerkleTree / applyMerkleBatch', () => {
 
     const tree = new PathMerkleTree()
     tree.apply([upsert('a'), upsert('b')])
-    tree.store.writeNodesSync({ upsert: [{ ...tree.node('b')!, hash: 'not hex' }], delete: [] })
-    expect(() => tree.apply([upsert('a', 2)])).toThrow(/merkle node "b"/)
+    const corrupt = plainStore(tree.store, (parent, kids) =>
+      parent === '' ? new Map([...kids, ['b', 'not hex']]) : kids,
+    )
+    await expect(applyMerkleBatch(corrupt, [upsert('a', 2)])).rejects.toThrow(/merkle node "b"/)
+  })
+
+  it('the in-memory store refuses hashes that are not 64 hex characters, writing nothing', () => {
+    const store = new MemoryMerkleNodeStore()
+    const node = { path: 'a', hash: 'f'.repeat(64), leaf: true, count: 1 }
+    expect(() =>
+      store.writeNodesSync({ upsert: [node, { ...node, path: 'b', hash: 'xyz' }], delete: [] }),
+    ).toThrow(InvalidArgumentError)
+    expect(store.size).toBe(0)
   })
 })
 
@@ -219,6 +229,24 @@ describe('properties (fast-check, fixed seed)', () => {
           expect(result.root).toBe(reference.get('')?.hash ?? null)
           expect(result.leafCount).toBe(model.size)
           expect(dump(tree.store)).toEqual(dumpNodes(reference))
+        }
+      }),
+      fcOptions,
+    )
+  })
+
+  it('the same, through a store answering plain Maps (the path SQL and Redis stores take)', async () => {
+    await fc.assert(
+      fc.asyncProperty(batches, async (seq) => {
+        const memory = new MemoryMerkleNodeStore()
+        const store = plainStore(memory)
+        const model = new Map<string, MerkleLeaf>()
+        for (const batch of seq) {
+          const result = await applyMerkleBatch(store, batch)
+          applyToModel(model, batch)
+          const reference = merkleNodesOf(model.values())
+          expect(result.root).toBe(reference.get('')?.hash ?? null)
+          expect(dump(memory)).toEqual(dumpNodes(reference))
         }
       }),
       fcOptions,
@@ -284,6 +312,23 @@ describe('properties (fast-check, fixed seed)', () => {
     )
   })
 })
+
+/** The store as a backend without `ChildTable`s would answer: children as plain Maps (optionally altered). */
+function plainStore(
+  inner: MemoryMerkleNodeStore,
+  alter: (parent: string, kids: Map<string, string>) => Map<string, string> = (_, kids) => kids,
+): MerkleNodeStore {
+  return {
+    getNodes: (paths) => inner.getNodes(paths),
+    getChildren: async (parents) => {
+      const out = new Map<string, ReadonlyMap<string, string>>()
+      for (const [parent, kids] of await inner.getChildren(parents))
+        out.set(parent, alter(parent, new Map(kids)))
+      return out
+    },
+    writeNodes: (changes) => inner.writeNodes(changes),
+  }
+}
 
 function leafOf(o: MerkleOp): MerkleLeaf {
   if (o.op !== 'upsert') throw new Error('not an upsert')
