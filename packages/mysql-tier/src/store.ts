@@ -146,6 +146,7 @@ export class MysqlL3Store implements L3Store {
   readonly #itemSql = new Map<string, ItemSql>()
   readonly #nodeSql: NodeSql
   #connected: Connected | undefined
+  #connecting: Promise<void> | undefined
 
   constructor(options: MysqlL3StoreOptions) {
     this.#options = resolveOptions(options)
@@ -185,6 +186,14 @@ export class MysqlL3Store implements L3Store {
   /** Opens the pool, checks the server, runs migrations and loads the partition registry. Idempotent. */
   async connect(): Promise<void> {
     if (this.#connected) return
+    // Concurrent calls share one attempt (one pool).
+    this.#connecting ??= this.#open().finally(() => {
+      this.#connecting = undefined
+    })
+    return this.#connecting
+  }
+
+  async #open(): Promise<void> {
     const o = this.#options
     const pool = mysql.createPool({
       ...(o.url === undefined ? o.pool : { uri: o.url }),

@@ -337,6 +337,21 @@ describe('connection, health and logging', () => {
     await expect(other.get('x')).rejects.toBeInstanceOf(BackendUnavailableError)
   })
 
+  it('shares one pool between concurrent connect() calls', async () => {
+    let connects = 0
+    const logger: Logger = {
+      ...quiet,
+      info: (_: unknown, msg?: unknown) => void (msg === 'mysql-tier connected' && connects++),
+    }
+    const twice = new MysqlL3Store({ url: db.url, logger })
+    await Promise.all([twice.connect(), twice.connect()])
+    await twice.connect()
+    expect(twice.connected).toBe(true)
+    expect(connects).toBe(1)
+    await twice.close()
+    expect(twice.connected).toBe(false)
+  })
+
   it('logs the connection URL with the password redacted', async () => {
     const user = uniqueName('u').slice(0, 32)
     const password = 'hunter2-secret'
