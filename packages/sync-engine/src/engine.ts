@@ -3,6 +3,7 @@ import {
   BackendUnavailableError,
   BackpressureError,
   type ChangeEntry,
+  type ChangeFeed,
   type ChangePublisher,
   CorruptDataError,
   EngineNotReadyError,
@@ -22,6 +23,7 @@ import {
   type PutOutcome,
   pressureLevel,
   pressureRank,
+  type ReceivedChange,
   redactUrl,
   resolveSubmitOptions,
   type SubmitOptions,
@@ -201,6 +203,9 @@ export class SyncEngine extends EventEmitter<Events> {
   #l3Healthy = false
   /** False while an L3 that was unreachable at a degraded start has not connected yet. */
   #l3Connected = false
+  #feed: ChangeFeed | undefined
+  #tailing: Promise<void> | undefined
+  #lastFeedOk = 0
   #startPromise: Promise<StartReport> | undefined
   #shutdownPromise: Promise<ShutdownReport> | undefined
   #flushedTotal = 0
@@ -353,6 +358,7 @@ export class SyncEngine extends EventEmitter<Events> {
       const durationMs = performance.now() - started
       this.metrics.record(METRIC.startupTotalSeconds, durationMs / 1000)
       this.#setState('Ready')
+      if (l2State === 'connected') await this.#startCoherence()
       this.logger.info(
         { has_sql: Boolean(l3), has_redis: l2State === 'connected', ms: Math.round(durationMs) },
         'Sync engine ready',
@@ -408,6 +414,7 @@ export class SyncEngine extends EventEmitter<Events> {
     clearTimeout(this.#ageTimer)
     clearInterval(this.#snapshotTimer)
     clearTimeout(this.#walTimer)
+    await this.#stopCoherence()
     const before = this.#flushedTotal
     await this.#flushLocalLog()
     while (!this.#queue.empty) await this.flush('shutdown')
@@ -655,6 +662,58 @@ export class SyncEngine extends EventEmitter<Events> {
     return ids.filter((_, i) => existed[i])
   }
 
+  /**
+   * Applies a change received from elsewhere (another region, a replication channel) through the
+   * pipeline like a local write — version-guarded, into every tier — but does not echo it back to
+   * the change stream. Resolves when it is queued (`PUT`) or committed (`DEL`, with whether it existed).
+   */
+  async applyRemote(change: ChangeEntry): Promise<boolean> {
+    this.#assertWritable('applyRemote')
+    if (change.op === 'DEL') {
+      validateId(change.key)
+      const { promise, waiter } = deferred<boolean>()
+      this.#l1.delete(change.key)
+      this.#push({
+        kind: 'delete',
+        id: change.key,
+        knownToExist: false,
+        bytes: entryBytes(change.key),
+        waiters: [waiter],
+        replicated: true,
+      })
+      this.#scheduleFlush(true)
+      return promise
+    }
+    if (!(change.data instanceof Uint8Array))
+      throw new InvalidArgumentError('change.data', 'a PUT change must carry its content bytes')
+    const item = SyncItem.fromRecord(
+      {
+        id: change.key,
+        version: change.meta.version ?? 1,
+        updatedAt: change.meta.updatedAt,
+        contentType: change.meta.contentType ?? 'binary',
+        content: change.data,
+        contentHash: change.hash,
+        state: change.meta.state ?? 'default',
+        homeInstanceId: change.meta.origin,
+      },
+      { verifyHash: true },
+    )
+    if (item.size > this.config.maxPayloadBytes)
+      throw new PayloadTooLargeError(item.size, this.config.maxPayloadBytes, item.id)
+    this.#l1.set(item, { pinned: true })
+    this.#push({
+      kind: 'put',
+      id: item.id,
+      item,
+      options: resolveSubmitOptions(),
+      bytes: entryBytes(item.id, item.size),
+      waiters: [],
+      replicated: true,
+    })
+    return true
+  }
+
   /** Tags an item with a state; resolves (after its flush) with whether the state changed. */
   setState(id: string, state: string): Promise<boolean> {
     try {
@@ -886,9 +945,9 @@ export class SyncEngine extends EventEmitter<Events> {
 
     // Change stream: what was committed.
     const changes: ChangeEntry[] = [
-      ...written.map((p) => this.#change('PUT', p.item)),
+      ...written.filter((p) => !p.replicated).map((p) => this.#change('PUT', p.item)),
       ...deletes
-        .filter((d) => l3Deleted.has(d.id) || (!l3 && l2Deleted.has(d.id)))
+        .filter((d) => !d.replicated && (l3Deleted.has(d.id) || (!l3 && l2Deleted.has(d.id))))
         .map((d) => this.#change('DEL', d.id)),
     ]
     if (stateChanged.size && l3 && this.#backends?.cdc) {
@@ -1514,6 +1573,111 @@ export class SyncEngine extends EventEmitter<Events> {
       status: ok ? 'success' : 'mismatch',
     })
     return { ok, computed, l3: roots.l3, l2: this.#l2 ? roots.l2 : undefined, repaired }
+  }
+
+  // ── coherence across processes (SPEC §10) ─────────────────────────────────────────────────────
+
+  /**
+   * A consumer of this engine's change stream (a new Redis connection with its own cursor), for peers
+   * that apply or invalidate. `start`: `'latest'` (default), `'earliest'` or a stream id.
+   */
+  async changes(options: { start?: string } = {}): Promise<ChangeFeed> {
+    this.#assertReadable('changes')
+    const redis = this.config.redis
+    if (redis === undefined || !('url' in redis)) {
+      throw new InvalidArgumentError('changes', 'changes() needs an engine configured with a Redis URL')
+    }
+    const { RedisChangeFeed } = await import('@sync-engine/redis-tier')
+    return new RedisChangeFeed({
+      url: redis.url,
+      cluster: redis.cluster,
+      prefix: redis.prefix,
+      commandTimeoutMs: redis.commandTimeoutMs,
+      logger: this.logger,
+      ...(options.start ? { start: options.start } : {}),
+    })
+  }
+
+  async #startCoherence(): Promise<void> {
+    if (!this.config.cdc.enabled || !this.config.cdc.coherence) return
+    try {
+      this.#feed = await this.changes()
+    } catch (error) {
+      this.logger.warn({ error: (error as Error).message }, 'Change-stream coherence is off (no Redis URL)')
+      return
+    }
+    this.#lastFeedOk = Date.now()
+    this.#tailing = this.#tail(this.#feed)
+  }
+
+  async #stopCoherence(): Promise<void> {
+    const feed = this.#feed
+    this.#feed = undefined
+    if (!feed) return
+    await feed.close().catch(() => undefined)
+    await this.#tailing?.catch(() => undefined)
+  }
+
+  /** Tails the change stream: drops from L1 every id another process changed (SPEC §10). */
+  async #tail(feed: ChangeFeed): Promise<void> {
+    const { maxStalenessMs } = this.config.cdc
+    const blockMs = Math.max(50, Math.min(1000, Math.floor(maxStalenessMs / 2)))
+    while (this.#feed === feed) {
+      let batch: Awaited<ReturnType<ChangeFeed['read']>>
+      try {
+        batch = await feed.read({ count: 1000, blockMs })
+        this.#lastFeedOk = Date.now()
+      } catch (error) {
+        if (this.#feed !== feed) return
+        if (Date.now() - this.#lastFeedOk > maxStalenessMs)
+          this.#invalidateAll('stale', (error as Error).message)
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250, maxStalenessMs)).unref())
+        continue
+      }
+      if (batch.gap) this.#invalidateAll('gap', 'the cursor fell out of the trimmed stream')
+      this.#applyChanges(batch.changes)
+    }
+  }
+
+  #applyChanges(changes: readonly ReceivedChange[]): void {
+    const written: string[] = []
+    let invalidated = 0
+    for (const change of changes) {
+      if (change.meta.origin === this.config.instanceId) continue
+      const id = change.key
+      // A slow read that started before this change must not promote the old value.
+      this.#writtenAt.set(id, ++this.#epoch)
+      if (!this.#queue.latest.has(id) && this.#l1.delete(id)) invalidated++
+      if (change.op === 'PUT') written.push(id)
+    }
+    if (written.length) this.#filter.foreign(written)
+    if (invalidated)
+      this.metrics.count(
+        METRIC.operations,
+        { tier: 'L1', operation: 'invalidate', status: 'remote' },
+        invalidated,
+      )
+  }
+
+  /**
+   * Drops every L1 entry that is not a pending write: after a gap in the change stream, or a
+   * disconnection longer than `cdc.maxStalenessMs`, staleness is unknown, so nothing cached is served.
+   */
+  #invalidateAll(reason: 'gap' | 'stale', detail: string): void {
+    const l1 = this.#l1
+    const size = l1.size
+    l1.clear()
+    for (const entry of this.#queue.latest.values())
+      if (entry.kind === 'put') l1.set(entry.item, { pinned: true })
+    this.#epochFloor = ++this.#epoch
+    this.#writtenAt.clear()
+    this.#filter.distrust(`change stream ${reason}`)
+    this.#backgroundWarmUp()
+    this.metrics.count(METRIC.operations, { tier: 'L1', operation: 'invalidate', status: reason }, size)
+    this.logger.warn(
+      { reason, detail, dropped: size },
+      'L1 cleared: changes from other processes may have been missed',
+    )
   }
 
   // ── health, metrics, configuration ─────────────────────────────────────────────────────────────

@@ -39,6 +39,12 @@ export class FilterManager extends EventEmitter<{
   #warming: Promise<WarmUpReport> | undefined
   /** Ids created while a warm-up scans, added to the new filter before it takes over. */
   #journal: string[] | undefined
+  /**
+   * True while every fingerprint is one this process inserted for an id it knows L3 created. Writes
+   * by other processes make that unknowable; then deletes stop removing fingerprints (a leftover is
+   * only a false positive) until the next rebuild.
+   */
+  #exact = true
 
   constructor(
     readonly options: FilterOptions,
@@ -88,8 +94,25 @@ export class FilterManager extends EventEmitter<{
     this.#journal?.push(...created)
     // A delete during a warm-up is not replayed into the new filter: its fingerprint may or may not
     // be there yet, and removing one that is not would hit another id's. A leftover is only a false positive.
-    for (const id of deleted) this.filter.remove(id)
+    if (this.#exact) for (const id of deleted) this.filter.remove(id)
     this.insertsSinceSnapshot += created.length
+  }
+
+  /**
+   * Ids another process wrote (seen on the change stream): each gets a fingerprint unless the filter
+   * already answers "maybe" for it — in which case this process cannot know whose fingerprint that is,
+   * and removals stop until the next rebuild. Never a false negative either way.
+   */
+  foreign(written: readonly string[]): void {
+    // A warm-up in progress may have scanned past these ids already: its new filter gets them all.
+    this.#journal?.push(...written)
+    for (const id of written) {
+      if (this.filter.mightContain(id)) this.#exact = false
+      else {
+        this.filter.add(id)
+        this.insertsSinceSnapshot++
+      }
+    }
   }
 
   /** Restores from the WAL's snapshot when its root equals L3's current root. */
@@ -163,6 +186,7 @@ export class FilterManager extends EventEmitter<{
     }
     for (const id of this.#journal) next.add(id)
     this.filter = next
+    this.#exact = true
     this.insertsSinceSnapshot = scanned
     this.#setTrust(true, 'built from a full scan of L3')
     this.emit('progress', { scanned, total, done: true })

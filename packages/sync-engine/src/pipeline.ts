@@ -20,6 +20,8 @@ export interface PutEntry {
   readonly item: SyncItem
   readonly options: ResolvedSubmitOptions
   readonly bytes: number
+  /** Applied from another process's change (`applyRemote`): not echoed to the change stream. */
+  readonly replicated?: boolean
   /** Callers waiting for the L3 commit (durability `ground-truth`). */
   readonly waiters: Waiter<any>[]
 }
@@ -30,6 +32,7 @@ export interface DeleteEntry {
   /** Whether the id was known to exist when the delete was issued (pending write or L1). */
   readonly knownToExist: boolean
   readonly bytes: number
+  readonly replicated?: boolean
   readonly waiters: Waiter<any>[]
 }
 
