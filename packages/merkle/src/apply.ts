@@ -219,10 +219,9 @@ function rebuildNode(
     (old?.leaf === false ? old.count - (oldLeafSlot === undefined ? 0 : 1) : 0) + (changes?.countDelta ?? 0)
   const hash = interiorHashAfter(path, kids, oldLeafSlot, ownLeaf, changes?.hashes)
 
-  const leafSlot = `${path}.`
   if (hash !== null && ownLeaf !== null) {
-    if (oldLeafSlot !== ownLeaf) upsert.push({ path: leafSlot, hash: ownLeaf, leaf: true, count: 1 })
-  } else if (oldLeafSlot !== undefined) remove.push(leafSlot)
+    if (oldLeafSlot !== ownLeaf) upsert.push({ path: `${path}.`, hash: ownLeaf, leaf: true, count: 1 })
+  } else if (oldLeafSlot !== undefined) remove.push(`${path}.`)
 
   if (hash !== null) return { path, hash, leaf: false, count: count + (ownLeaf === null ? 0 : 1) }
   return ownLeaf === null ? undefined : { path, hash: ownLeaf, leaf: true, count: 1 }

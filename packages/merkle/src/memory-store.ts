@@ -14,7 +14,7 @@ const NO_CHILDREN: ReadonlyMap<string, string> = new Map()
 /**
  * `MerkleNodeStore` in process memory. Every node but the root lives in its parent's `ChildTable`
  * (segments, leaf flags, counts, and the hashes packed as the parent's hash preimage), so a tree of a
- * million leaves costs about 120 bytes per leaf and no per-node objects. Answers the async interface
+ * million leaves costs about 200 bytes per leaf and no per-node objects. Answers the async interface
  * and, synchronously, `SyncMerkleNodeStore`. Children maps handed out are live: read-only, valid until
  * the next write. Nodes read are fresh objects. Hashes written must be 64 hex characters, counts
  * non-negative integers (`InvalidArgumentError` otherwise, and nothing is written).
