@@ -1,0 +1,6 @@
+export * from './child-runner.js'
+export * from './proxy.js'
+export * from './random.js'
+export * from './raw-socket.js'
+export { freePort, RedisProcess, type RedisProcessOptions } from './redis-process.js'
+export { closeAllProcesses } from './registry.js'
