@@ -310,7 +310,10 @@ export class FaultProxy {
     })
     server.on('error', noop)
     const address = server.address()
-    if (address === null || typeof address === 'string') throw new Error('FaultProxy: not a TCP listener')
+    if (address === null || typeof address === 'string') {
+      server.close()
+      throw new BackendUnavailableError('FaultProxy', `${listenHost} is not a TCP address`)
+    }
     return new FaultProxy(server, listenHost, address.port, options)
   }
 
