@@ -239,10 +239,11 @@ function interiorHashAfter(
   ownLeaf: string | null,
   changes: ReadonlyMap<string, string | null> | undefined,
 ): string | null {
-  if (kids instanceof ChildTable && onlyHashesChange(kids, oldLeafSlot, ownLeaf, changes)) {
+  if (kids instanceof ChildTable && sameShape(kids, oldLeafSlot, ownLeaf, changes)) {
     const overrides: [string, string][] = ownLeaf === null ? [] : [['', ownLeaf]]
     if (changes) for (const [segment, hash] of changes) overrides.push([segment, hash!])
-    return kids.hashWith(overrides)
+    const patched = kids.hashWith(overrides)
+    if (patched !== null) return patched
   }
   const segments: string[] = []
   const hashes: string[] = []
@@ -271,8 +272,11 @@ function interiorHashAfter(
   })
 }
 
-/** True when the children stay the same set (own leaf included) and only hashes change. */
-function onlyHashesChange(
+/**
+ * True when the own-leaf slot stays as it was, some other child stays, and no child is removed:
+ * then, unless a changed segment is new (`hashWith` tells), only hashes change.
+ */
+function sameShape(
   kids: ReadonlyMap<string, string>,
   oldLeafSlot: string | undefined,
   ownLeaf: string | null,
@@ -280,7 +284,7 @@ function onlyHashesChange(
 ): boolean {
   const hasSlot = oldLeafSlot !== undefined
   if (hasSlot !== (ownLeaf !== null) || kids.size === (hasSlot ? 1 : 0)) return false
-  if (changes) for (const [segment, hash] of changes) if (hash === null || !kids.has(segment)) return false
+  if (changes) for (const hash of changes.values()) if (hash === null) return false
   return true
 }
 

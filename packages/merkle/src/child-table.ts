@@ -82,15 +82,19 @@ export class ChildTable implements ReadonlyMap<string, string> {
   }
 
   /**
-   * The interior hash of these children with some hashes replaced. Every segment of `overrides`
-   * must already be a child (callers check with `has`), and every hash be 64 hex characters.
+   * The interior hash of these children with some hashes replaced (each 64 hex characters), or
+   * `null` when a segment of `overrides` is not a child: then the children change, not only hashes.
    */
-  hashWith(overrides: Iterable<readonly [string, string]>): string {
+  hashWith(overrides: Iterable<readonly [string, string]>): string | null {
     this.#merge()
     const length = this.#preimage.length
     const buf = ensureScratch(length)
     this.#preimage.copy(buf, 0, 0, length)
-    for (const [segment, hash] of overrides) writeHash(buf, hash, this.#hashAt[this.#position.get(segment)!]!)
+    for (const [segment, hash] of overrides) {
+      const i = this.#position.get(segment)
+      if (i === undefined) return null
+      writeHash(buf, hash, this.#hashAt[i]!)
+    }
     return sha256Hex(buf.subarray(0, length))
   }
 
