@@ -383,6 +383,34 @@ describe('connection, health and logging', () => {
     expect((error as Error).message).not.toContain(':pw@')
   })
 
+  it('retries on a new connection when the server kills the one it was using', async () => {
+    const holder = await mysql.createConnection({ uri: db.url })
+    try {
+      // Hold the store's lock, so the write waits inside GET_LOCK, then kill the waiting connection.
+      await holder.query('SELECT GET_LOCK(?, 0)', [`${db.name}.sync_items.merkle`])
+      const warnings: unknown[] = []
+      const retrying = await openStore(db, { logger: { ...quiet, warn: (o: unknown) => warnings.push(o) } })
+      const write = retrying.putBatch([jsonItem('survivor', [1])]).finally(() => retrying.close())
+      let victim: number | undefined
+      for (let i = 0; i < 100 && victim === undefined; i++) {
+        const rows = await sql<{ id: number }[]>(
+          "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK%'",
+          [db.name],
+        )
+        victim = rows[0]?.id
+        if (victim === undefined) await new Promise((r) => setTimeout(r, 20))
+      }
+      expect(victim).toBeDefined()
+      await sql(`KILL CONNECTION ${Number(victim)}`)
+      await holder.query('DO RELEASE_LOCK(?)', [`${db.name}.sync_items.merkle`])
+      expect(await write).toEqual([{ id: 'survivor', status: 'written', created: true }])
+      expect(warnings).toEqual([expect.objectContaining({ attempt: 1 })])
+      expect(await store.exists('survivor')).toBe(true)
+    } finally {
+      await holder.end()
+    }
+  })
+
   it('gives up waiting for the store lock held by another session with TimeoutError', async () => {
     const other = await mysql.createConnection({ uri: db.url })
     try {
