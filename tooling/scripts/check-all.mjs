@@ -22,7 +22,7 @@ function run(label, command, args) {
 for (const dir of workspaces) rmSync(join(dir, '.test-results'), { recursive: true, force: true })
 
 const checks = [
-  ['lint (biome)', 'pnpm', ['exec', 'biome', 'ci', '.']],
+  ['lint (biome)', 'pnpm', ['exec', 'biome', 'ci', '--colors=off', '.']],
   ['build', 'pnpm', ['turbo', 'run', 'build', '--output-logs=errors-only']],
   ['typecheck', 'pnpm', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']],
   ['publint + attw', 'pnpm', ['turbo', 'run', 'check:package', '--output-logs=errors-only']],
