@@ -8,7 +8,9 @@ import { join } from 'node:path'
 
 const root = new URL('../..', import.meta.url).pathname
 const workspaces = ['packages', 'apps']
-  .flatMap((dir) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)).map((name) => join(root, dir, name)) : []))
+  .flatMap((dir) =>
+    existsSync(join(root, dir)) ? readdirSync(join(root, dir)).map((name) => join(root, dir, name)) : [],
+  )
   .filter((dir) => existsSync(join(dir, 'package.json')))
 
 function run(label, command, args) {
@@ -53,7 +55,8 @@ for (const dir of workspaces) {
   failed += json.numFailedTests
   // A file that failed to load has no failed test of its own: count it once.
   for (const file of json.testResults ?? []) {
-    if (file.status === 'failed' && !(file.assertionResults ?? []).some((a) => a.status === 'failed')) failed++
+    if (file.status === 'failed' && !(file.assertionResults ?? []).some((a) => a.status === 'failed'))
+      failed++
   }
   if (json.numTotalTests === 0) {
     console.log(`✘ ${pkg.name} ran no test`)
@@ -61,6 +64,7 @@ for (const dir of workspaces) {
   }
 }
 if (failedChecks.length) console.log(`\nfailed checks: ${failedChecks.join(', ')}`)
-if (missing.length) console.log(`no test report (the test task crashed or was not run): ${missing.join(', ')}`)
+if (missing.length)
+  console.log(`no test report (the test task crashed or was not run): ${missing.join(', ')}`)
 console.log(`\n${passed} passed, ${failed} failed`)
 process.exit(failed === 0 ? 0 : 1)
