@@ -217,7 +217,7 @@ function rebuildNode(
   // Leaves below `path`, other than its own.
   const count =
     (old?.leaf === false ? old.count - (oldLeafSlot === undefined ? 0 : 1) : 0) + (changes?.countDelta ?? 0)
-  const hash = interiorHashAfter(path, kids, oldLeafSlot, ownLeaf, changes?.hashes)
+  const hash = interiorHashAfter(path, kids, ownLeaf, changes?.hashes)
 
   if (hash !== null && ownLeaf !== null) {
     if (oldLeafSlot !== ownLeaf) upsert.push({ path: `${path}.`, hash: ownLeaf, leaf: true, count: 1 })
@@ -229,22 +229,16 @@ function rebuildNode(
 
 /**
  * The interior hash of `path` after the batch, or `null` when no child other than its own leaf is
- * left (then it is a leaf, or gone). When only hashes of existing children change and the store keeps
- * its children in a `ChildTable`, the table patches its preimage instead of walking every child.
+ * left (then it is a leaf, or gone). A `ChildTable` (the in-memory store) computes it from its packed
+ * preimage, copying the unchanged runs; any other map is walked child by child.
  */
 function interiorHashAfter(
   path: string,
   kids: ReadonlyMap<string, string>,
-  oldLeafSlot: string | undefined,
   ownLeaf: string | null,
   changes: ReadonlyMap<string, string | null> | undefined,
 ): string | null {
-  if (kids instanceof ChildTable && sameShape(kids, oldLeafSlot, ownLeaf, changes)) {
-    const overrides: [string, string][] = ownLeaf === null ? [] : [['', ownLeaf]]
-    if (changes) for (const [segment, hash] of changes) overrides.push([segment, hash!])
-    const patched = kids.hashWith(overrides)
-    if (patched !== null) return patched
-  }
+  if (kids instanceof ChildTable) return kids.hashAfter(ownLeaf, changes)
   const segments: string[] = []
   const hashes: string[] = []
   if (ownLeaf !== null) {
@@ -270,22 +264,6 @@ function interiorHashAfter(
   return hashSortedChildren(segments, hashes, (i) => {
     throw new CorruptDataError(nodeLocation(childPath(path, segments[i]!)), 'hash is not 64 hex characters')
   })
-}
-
-/**
- * True when the own-leaf slot stays as it was, some other child stays, and no child is removed:
- * then, unless a changed segment is new (`hashWith` tells), only hashes change.
- */
-function sameShape(
-  kids: ReadonlyMap<string, string>,
-  oldLeafSlot: string | undefined,
-  ownLeaf: string | null,
-  changes: ReadonlyMap<string, string | null> | undefined,
-): boolean {
-  const hasSlot = oldLeafSlot !== undefined
-  if (hasSlot !== (ownLeaf !== null) || kids.size === (hasSlot ? 1 : 0)) return false
-  if (changes) for (const hash of changes.values()) if (hash === null) return false
-  return true
 }
 
 function isSorted(segments: readonly string[]): boolean {

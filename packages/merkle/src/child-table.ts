@@ -5,22 +5,32 @@ import {
   ensureScratch,
   HASH_BYTES,
   sha256Hex,
-  writeChildren,
+  sortChildren,
+  writeChild,
   writeHash,
 } from './hash.js'
 
 const NO_BYTES = Buffer.alloc(0)
+/** Bytes from the start of a child's hash to the end of its entry (hash and `;`). */
+const HASH_TO_END = HASH_BYTES + 1
 
 /** What a staged child needs (a `MerkleNode` fits). */
 type StagedChild = Pick<MerkleNode, 'hash' | 'leaf' | 'count'>
+
+/** Where each child written by `compose` came from: `k ≥ 0` existing child `k`, `~j` change `j`. */
+interface ComposeIndex {
+  readonly segments: string[]
+  readonly hashAt: number[]
+  readonly from: number[]
+}
 
 /**
  * The child nodes of one node, kept compact for the in-memory store: segments in ascending byte
  * order, per child its leaf flag and count in typed arrays, and all hashes inside one buffer that is
  * exactly the parent's interior-hash preimage (utf8(segment) ‖ `:` ‖ 32 raw bytes ‖ `;` per child).
  * A tree of a million leaves then holds a few thousand buffers instead of a million node objects and
- * hash strings, and `hashWith` recomputes a parent whose children only changed hashes with one copy
- * and one SHA-256, without visiting each child.
+ * hash strings, and `hashAfter` computes a parent's new hash by copying the unchanged runs of that
+ * preimage around the changed children, without visiting each child.
  *
  * As a `ReadonlyMap` it is segment → child hash (what `MerkleNodeStore.getChildren` returns). Changing
  * an existing child patches it in place; adding or removing one is staged and merged once, at `flush`
@@ -59,7 +69,7 @@ export class ChildTable implements ReadonlyMap<string, string> {
     return i === undefined ? undefined : this.#node(i, path)
   }
 
-  /** Every child as `[segment, node]`, its path made by `pathOf(segment)`. */
+  /** Every child as a node, its path made by `pathOf(segment)`. */
   *nodes(pathOf: (segment: string) => string): Generator<MerkleNode> {
     this.#merge()
     for (let i = 0; i < this.#segments.length; i++) yield this.#node(i, pathOf(this.#segments[i]!))
@@ -82,20 +92,29 @@ export class ChildTable implements ReadonlyMap<string, string> {
   }
 
   /**
-   * The interior hash of these children with some hashes replaced (each 64 hex characters), or
-   * `null` when a segment of `overrides` is not a child: then the children change, not only hashes.
+   * The interior hash of the parent once its own leaf (segment `""`) is `ownLeaf` (`null`: none) and
+   * the children in `changes` have their new hash (`null`: removed; a new segment is added); `null`
+   * when no child other than the own leaf would be left. Every hash must be 64 hex characters.
    */
-  hashWith(overrides: Iterable<readonly [string, string]>): string | null {
+  hashAfter(ownLeaf: string | null, changes: ReadonlyMap<string, string | null> | undefined): string | null {
     this.#merge()
-    const length = this.#preimage.length
-    const buf = ensureScratch(length)
-    this.#preimage.copy(buf, 0, 0, length)
-    for (const [segment, hash] of overrides) {
-      const i = this.#position.get(segment)
-      if (i === undefined) return null
-      writeHash(buf, hash, this.#hashAt[i]!)
+    const segments = ['']
+    const hashes = [ownLeaf]
+    if (changes) {
+      for (const [segment, hash] of changes) {
+        segments.push(segment)
+        hashes.push(hash)
+      }
+      sortChildren(segments, hashes)
     }
-    return sha256Hex(buf.subarray(0, length))
+    const out = ensureScratch(this.#preimage.length + childrenBound(segments))
+    const { length, others } = this.#compose(segments, hashes, out)
+    return others === 0 ? null : sha256Hex(out.subarray(0, length))
+  }
+
+  /** Folds staged additions and removals in now (otherwise the next read does). */
+  flush(): void {
+    this.#merge()
   }
 
   *entries(): MapIterator<[string, string]> {
@@ -137,9 +156,72 @@ export class ChildTable implements ReadonlyMap<string, string> {
     this.#staged.set(segment, child)
   }
 
-  /** Folds staged additions and removals in now (otherwise the next read does). */
-  flush(): void {
-    this.#merge()
+  /** Byte offset where existing child `k` starts (`k` = size: the end). */
+  #entryStart(k: number): number {
+    return k === 0 ? 0 : this.#hashAt[k - 1]! + HASH_TO_END
+  }
+
+  /** The first existing child at or after `from` whose segment is ≥ `segment` (binary search). */
+  #lowerBound(segment: string, from: number): number {
+    let lo = from
+    let hi = this.#segments.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (compareSegments(this.#segments[mid]!, segment) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /**
+   * Writes into `out` the preimage of the children after `changes` (`segments` sorted; hash `null`
+   * removes, an existing segment is replaced, a new one is added), copying the unchanged runs of
+   * existing children in one piece each. Returns the length and how many children other than `""`
+   * it wrote; records every child written in `index` when given.
+   */
+  #compose(
+    segments: readonly string[],
+    hashes: readonly (string | null)[],
+    out: Buffer,
+    index?: ComposeIndex,
+  ): { length: number; others: number } {
+    const existing = this.#segments
+    let o = 0
+    let others = 0
+    let run = 0 // first existing child not copied yet
+    const copyUntil = (end: number) => {
+      if (end <= run) return
+      const from = this.#entryStart(run)
+      this.#preimage.copy(out, o, from, this.#entryStart(end))
+      for (let k = run; k < end; k++) {
+        if (existing[k] !== '') others++
+        if (index) {
+          index.segments.push(existing[k]!)
+          index.hashAt.push(this.#hashAt[k]! - from + o)
+          index.from.push(k)
+        }
+      }
+      o += this.#entryStart(end) - from
+      run = end
+    }
+    for (let j = 0; j < segments.length; j++) {
+      const segment = segments[j]!
+      const at = this.#lowerBound(segment, run)
+      copyUntil(at)
+      if (at < existing.length && existing[at] === segment) run = at + 1
+      const hash = hashes[j]
+      if (hash === null || hash === undefined) continue
+      const end = writeChild(out, o, segment, hash)
+      if (segment !== '') others++
+      if (index) {
+        index.segments.push(segment)
+        index.hashAt.push(end - HASH_TO_END)
+        index.from.push(~j)
+      }
+      o = end
+    }
+    copyUntil(existing.length)
+    return { length: o, others }
   }
 
   /** Folds staged additions and removals into new sorted arrays and preimage. */
@@ -147,42 +229,27 @@ export class ChildTable implements ReadonlyMap<string, string> {
     const staged = this.#staged
     if (!staged) return
     this.#staged = undefined
-    const segments: string[] = []
-    const hashes: string[] = []
-    const leaves: boolean[] = []
-    const counts: number[] = []
-    for (let i = 0; i < this.#segments.length; i++) {
-      const segment = this.#segments[i]!
-      if (staged.has(segment)) continue
-      segments.push(segment)
-      hashes.push(this.#hex(i))
-      leaves.push(this.#leaf[i] === 1)
-      counts.push(this.#count[i]!)
+    const segments = [...staged.keys()]
+    const children = [...staged.values()]
+    sortChildren(segments, children)
+    const out = Buffer.allocUnsafe(this.#preimage.length + childrenBound(segments))
+    const index: ComposeIndex = { segments: [], hashAt: [], from: [] }
+    const hashes = children.map((c) => c?.hash ?? null)
+    const { length } = this.#compose(segments, hashes, out, index)
+    const n = index.segments.length
+    const leaf = new Uint8Array(n)
+    const count = new Float64Array(n)
+    for (let k = 0; k < n; k++) {
+      const from = index.from[k]!
+      const child = from < 0 ? children[~from]! : undefined
+      leaf[k] = child ? (child.leaf ? 1 : 0) : this.#leaf[from]!
+      count[k] = child ? child.count : this.#count[from]!
     }
-    let sorted = true
-    for (const [segment, child] of staged) {
-      if (child === null) continue
-      const last = segments[segments.length - 1]
-      if (last !== undefined && compareSegments(last, segment) >= 0) sorted = false
-      segments.push(segment)
-      hashes.push(child.hash)
-      leaves.push(child.leaf)
-      counts.push(child.count)
-    }
-    const order = segments.map((_, i) => i)
-    if (!sorted) order.sort((a, b) => compareSegments(segments[a]!, segments[b]!))
-    this.#segments = order.map((j) => segments[j]!)
-    const sortedHashes = order.map((j) => hashes[j]!)
-    this.#leaf = Uint8Array.from(order, (j) => (leaves[j] ? 1 : 0))
-    this.#count = Float64Array.from(order, (j) => counts[j]!)
-    this.#hashAt = new Int32Array(order.length)
-    const buf = Buffer.allocUnsafe(childrenBound(this.#segments))
-    const length = writeChildren(buf, this.#segments, sortedHashes, unreachable, this.#hashAt)
-    this.#preimage = length === buf.length ? buf : Buffer.from(buf.subarray(0, length))
-    this.#position = new Map(this.#segments.map((s, i) => [s, i]))
+    this.#preimage = length === out.length ? out : Buffer.from(out.subarray(0, length))
+    this.#segments = index.segments
+    this.#hashAt = Int32Array.from(index.hashAt)
+    this.#leaf = leaf
+    this.#count = count
+    this.#position = new Map(index.segments.map((s, k) => [s, k]))
   }
-}
-
-function unreachable(): never {
-  throw new Error('unreachable: the store checks hashes before writing')
 }

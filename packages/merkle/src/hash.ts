@@ -169,26 +169,34 @@ export function childrenBound(segments: readonly string[]): number {
 
 /**
  * Writes the interior-hash preimage of children already in ascending segment order into `buf` (sized
- * by `childrenBound`): utf8(segment) ‖ `:` ‖ 32 raw bytes ‖ `;` each. Records where each child's hash
- * starts in `hashOffsets` when given. Returns the length written. `badHash(i)` is called (and must
- * throw) when `hashes[i]` is not 64 hex characters.
+ * by `childrenBound`): utf8(segment) ‖ `:` ‖ 32 raw bytes ‖ `;` each. Returns the length written.
+ * `badHash(i)` is called (and must throw) when `hashes[i]` is not 64 hex characters.
  */
 export function writeChildren(
   buf: Buffer,
   segments: readonly string[],
   hashes: readonly string[],
   badHash: (index: number) => never,
-  hashOffsets?: Int32Array,
 ): number {
   let o = 0
   for (let i = 0; i < segments.length; i++) {
-    o = writeUtf8(buf, segments[i]!, o)
-    buf[o++] = COLON
-    if (hashOffsets) hashOffsets[i] = o
-    if (!writeHash(buf, hashes[i]!, o)) badHash(i)
-    o += HASH_BYTES
-    buf[o++] = SEMICOLON
+    const end = writeChild(buf, o, segments[i]!, hashes[i]!)
+    if (end < 0) badHash(i)
+    o = end
   }
+  return o
+}
+
+/**
+ * Writes one child, utf8(segment) ‖ `:` ‖ 32 raw bytes ‖ `;`, at `at`; returns the end (the hash
+ * starts 33 bytes before it), or -1 when `hash` is not 64 hex characters.
+ */
+export function writeChild(buf: Buffer, at: number, segment: string, hash: string): number {
+  let o = writeUtf8(buf, segment, at)
+  buf[o++] = COLON
+  if (!writeHash(buf, hash, o)) return -1
+  o += HASH_BYTES
+  buf[o++] = SEMICOLON
   return o
 }
 
@@ -203,7 +211,7 @@ export function hashSortedChildren(
 }
 
 /** Sorts parallel arrays of segments and hashes by segment byte order, in place. */
-export function sortChildren(segments: string[], hashes: string[]): void {
+export function sortChildren<T>(segments: string[], hashes: T[]): void {
   const order = segments.map((_, i) => i).sort((i, j) => compareSegments(segments[i]!, segments[j]!))
   const s = order.map((i) => segments[i]!)
   const h = order.map((i) => hashes[i]!)
