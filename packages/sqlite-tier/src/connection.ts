@@ -124,34 +124,29 @@ export class Connection {
   }
 
   /**
-   * Runs a multi-row statement over `rows` (each an array of `width` parameters), at most `maxRows`
-   * rows a statement (and never past SQLite's parameter limit); `sqlFor(n)` is the SQL for `n` rows,
-   * its statement cached under `key` and `n`. With a `returning` mode, returns the concatenated rows
-   * of `all()`; without, runs the statements and returns nothing.
+   * Runs a multi-row statement over `items`, `width` parameters each, at most `maxRows` items a
+   * statement (and never past SQLite's parameter limit); `sqlFor(n)` is the SQL for `n` items, its
+   * statement cached under `key` and `n`; `bind(item, params, at)` writes an item's parameters at `at`.
+   * With a `returning` mode, calls `onRow` for every row the statements return.
    */
-  chunked(
+  chunked<T>(
     key: string,
-    rows: readonly (readonly unknown[])[],
+    items: readonly T[],
     width: number,
     maxRows: number,
     sqlFor: (n: number) => string,
-    returning?: RowMode,
-  ): unknown[] {
+    bind: (item: T, params: unknown[], at: number) => void,
+    returning?: { mode: RowMode; onRow: (row: unknown) => void },
+  ): void {
     const full = Math.max(1, Math.min(maxRows, Math.floor(MAX_PARAMS / width)))
-    const out: unknown[] = []
-    let at = 0
-    for (const size of chunkSizes(rows.length, full)) {
+    let next = 0
+    for (const size of chunkSizes(items.length, full)) {
       const params = new Array<unknown>(size * width)
-      for (let r = 0, p = 0; r < size; r++) {
-        const row = rows[at + r]!
-        for (let c = 0; c < width; c++) params[p++] = row[c]
-      }
-      at += size
-      const statement = this.#cached(`multi:${key}:${size}`, () => sqlFor(size), returning ?? 'rows')
-      if (returning) for (const value of statement.all(params)) out.push(value)
+      for (let i = 0; i < size; i++) bind(items[next++]!, params, i * width)
+      const statement = this.#cached(`multi:${key}:${size}`, () => sqlFor(size), returning?.mode ?? 'rows')
+      if (returning) for (const row of statement.all(params)) returning.onRow(row)
       else statement.run(params)
     }
-    return out
   }
 
   close(): void {

@@ -88,15 +88,21 @@ export class SqliteMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
     if (changes.delete.length > 0) connection.statement(DELETE_NODES).run(JSON.stringify(changes.delete))
     if (changes.upsert.length === 0) return
     const now = Date.now()
-    const rows = changes.upsert.map((n) => [
-      n.path,
-      n.path === ROOT_PATH ? null : parentPath(n.path),
-      n.hash,
-      n.count,
-      n.leaf ? 1 : 0,
-      now,
-    ])
-    connection.chunked('merkle-upsert', rows, NODE_WIDTH, NODES_PER_STATEMENT, upsertNodes)
+    connection.chunked(
+      'merkle-upsert',
+      changes.upsert,
+      NODE_WIDTH,
+      NODES_PER_STATEMENT,
+      upsertNodes,
+      (n, params, at) => {
+        params[at] = n.path
+        params[at + 1] = n.path === ROOT_PATH ? null : parentPath(n.path)
+        params[at + 2] = n.hash
+        params[at + 3] = n.count
+        params[at + 4] = n.leaf ? 1 : 0
+        params[at + 5] = now
+      },
+    )
   }
 
   /** Removes every node (inside the caller's transaction). */

@@ -5,19 +5,12 @@ import {
   detectContentType,
   type ItemAudit,
   type ItemRecord,
-  type LeafRecord,
   MAX_PAYLOAD_BYTES,
   SyncItem,
   sha256Hex,
 } from '@sync-engine/core'
 
 const HEX64 = /^[0-9a-f]{64}$/
-
-/** A validated row, ready to bind: `params` follow `ITEM_COLUMNS`. */
-export interface EncodedRow extends LeafRecord {
-  readonly updatedAt: number
-  readonly params: readonly unknown[]
-}
 
 /** The placeholders of one row of an item upsert, in `ITEM_COLUMNS` order (JSON bytes bound as text). */
 export const ROW_PLACEHOLDERS = '(?, ?, ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?)'
@@ -55,7 +48,7 @@ function optionalString(name: string, value: unknown): string | undefined {
 }
 
 /** Why `row` cannot be stored, or `undefined` when it can. `SyncItem`s skip what their constructors proved. */
-function problemOf(row: ItemRecord): string | undefined {
+export function rowProblem(row: ItemRecord): string | undefined {
   if (typeof row !== 'object' || row === null) return `row must be an ItemRecord object, got ${String(row)}`
   const idProblem = checkId(row.id)
   if (idProblem) return idProblem.message
@@ -92,38 +85,23 @@ function auditOf(row: ItemRecord): string | null {
   return JSON.stringify({ batch: row.batchId, trace: row.traceParent, home: row.homeInstanceId })
 }
 
-function bufferOf(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-}
-
-/** Validates and encodes one row for the upsert; a string is the reason it is rejected. */
-export function encodeRow(row: ItemRecord): EncodedRow | string {
-  const problem = problemOf(row)
-  if (problem) return problem
-  const content = bufferOf(row.content)
+/** Writes the parameters of a valid row at `at` of `params`, in `ITEM_COLUMNS` order. */
+export function bindRow(row: ItemRecord, params: unknown[], at: number): void {
   const json = row.contentType === 'json'
-  return {
-    id: row.id,
-    version: row.version,
-    updatedAt: row.updatedAt,
-    contentHash: row.contentHash,
-    params: [
-      row.id,
-      row.version,
-      row.updatedAt,
-      row.contentHash,
-      json ? content : null,
-      json ? null : content,
-      auditOf(row),
-      row.state,
-      row.accessCount ?? 0,
-      row.lastAccessed ?? 0,
-    ],
-  }
+  params[at] = row.id
+  params[at + 1] = row.version
+  params[at + 2] = row.updatedAt
+  params[at + 3] = row.contentHash
+  params[at + 4] = json ? row.content : null
+  params[at + 5] = json ? null : row.content
+  params[at + 6] = auditOf(row)
+  params[at + 7] = row.state
+  params[at + 8] = row.accessCount ?? 0
+  params[at + 9] = row.lastAccessed ?? 0
 }
 
 /** True when `a` must win over `b` for the same id: greater version, or equal and not older. */
-export function supersedes(a: EncodedRow, b: EncodedRow): boolean {
+export function supersedes(a: ItemRecord, b: ItemRecord): boolean {
   return a.version > b.version || (a.version === b.version && a.updatedAt >= b.updatedAt)
 }
 

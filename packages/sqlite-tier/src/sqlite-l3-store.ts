@@ -32,11 +32,11 @@ import { SqliteMerkleNodeStore } from './merkle-nodes.js'
 import { MEMORY_PATH, type ResolvedOptions, resolveOptions, type SqliteL3StoreOptions } from './options.js'
 import { type Partition, Routes } from './routes.js'
 import {
+  bindRow,
   decodeRow,
-  type EncodedRow,
-  encodeRow,
   ROW_PLACEHOLDERS,
   ROW_WIDTH,
+  rowProblem,
   SELECT_COLUMNS,
   type StoredRow,
   supersedes,
@@ -290,58 +290,50 @@ export class SqliteL3Store implements L3Store {
   async putBatch(rows: readonly ItemRecord[]): Promise<PutOutcome[]> {
     if (!Array.isArray(rows)) throw new InvalidArgumentError('rows', 'rows must be an array of ItemRecord')
     const outcomes = new Array<PutOutcome>(rows.length)
-    const winners = new Map<string, { row: EncodedRow; index: number }>()
-    rows.forEach((row: ItemRecord, index) => {
-      const encoded = encodeRow(row)
-      if (typeof encoded === 'string') {
-        outcomes[index] = { id: String(row?.id), status: 'rejected', reason: encoded }
-        return
+    // id → index of the row of that id to write (the newest of the batch).
+    const winners = new Map<string, number>()
+    for (let index = 0; index < rows.length; index++) {
+      const row = rows[index]!
+      const problem = rowProblem(row)
+      if (problem) {
+        outcomes[index] = { id: String(row?.id), status: 'rejected', reason: problem }
+        continue
       }
-      const current = winners.get(encoded.id)
-      if (current === undefined || supersedes(encoded, current.row)) {
-        if (current) outcomes[current.index] = { id: encoded.id, status: 'stale', reason: SUPERSEDED_REASON }
-        winners.set(encoded.id, { row: encoded, index })
-      } else outcomes[index] = { id: encoded.id, status: 'stale', reason: SUPERSEDED_REASON }
-    })
+      const current = winners.get(row.id)
+      if (current === undefined) winners.set(row.id, index)
+      else if (supersedes(row, rows[current]!)) {
+        outcomes[current] = { id: row.id, status: 'stale', reason: SUPERSEDED_REASON }
+        winners.set(row.id, index)
+      } else outcomes[index] = { id: row.id, status: 'stale', reason: SUPERSEDED_REASON }
+    }
     if (winners.size === 0) return outcomes
-    // id → created, for the rows really written. A row this statement inserted has a rowid above the
-    // table's greatest rowid before it (SQLite allocates max + 1, and we hold the write lock); an
-    // updated row keeps its old one.
-    const written = this.#write('write rows', (connection) => {
-      const created = new Map<string, boolean>()
-      for (const [table, group] of this.#routes.group(winners.values(), (w) => w.row.id)) {
+    this.#write('write rows', (connection) => {
+      const ops: MerkleOp[] = []
+      let written = 0
+      for (const [table, indexes] of this.#routes.group(winners.values(), (i) => rows[i]!.id)) {
+        // A row the statement inserted gets a rowid above the table's greatest rowid before it
+        // (SQLite allocates max + 1, and we hold the write lock); an updated row keeps its own.
         const before = connection
           .statement(`SELECT coalesce(max(rowid), 0) FROM "${table}"`, 'pluck')
           .get() as number
-        const params = group.map((w) => w.row.params)
-        const sql = (n: number) => upsertSql(table, n)
-        for (const returned of connection.chunked(
-          `upsert:${table}`,
-          params,
-          ROW_WIDTH,
-          ROWS_PER_STATEMENT,
-          sql,
-          'raw',
-        )) {
+        const onRow = (returned: unknown) => {
           const [id, rowid] = returned as [string, number]
-          created.set(id, rowid > before)
+          const row = rows[winners.get(id)!]!
+          outcomes[winners.get(id)!] = { id, status: 'written', created: rowid > before }
+          if (this.#options.merkle)
+            ops.push({ op: 'upsert', id, version: row.version, contentHash: row.contentHash })
+          written++
         }
+        const sql = (n: number) => upsertSql(table, n)
+        const bind = (i: number, params: unknown[], at: number) => bindRow(rows[i]!, params, at)
+        connection.chunked(`upsert:${table}`, indexes, ROW_WIDTH, ROWS_PER_STATEMENT, sql, bind, {
+          mode: 'raw',
+          onRow,
+        })
       }
-      const ops: MerkleOp[] = []
-      for (const id of created.keys()) {
-        const { version, contentHash } = winners.get(id)!.row
-        ops.push({ op: 'upsert', id, version, contentHash })
-      }
-      this.#applyMerkle(connection, ops)
-      return created
+      this.#applyMerkle(connection, ops, written > 0)
     })
-    for (const [id, { index }] of winners) {
-      const created = written.get(id)
-      outcomes[index] =
-        created === undefined
-          ? { id, status: 'stale', reason: STALE_REASON }
-          : { id, status: 'written', created }
-    }
+    for (const [id, index] of winners) outcomes[index] ??= { id, status: 'stale', reason: STALE_REASON }
     return outcomes
   }
 
@@ -662,9 +654,12 @@ export class SqliteL3Store implements L3Store {
     })
   }
 
-  /** Updates the tree with what the rows of this transaction became (or marks it stale when not kept). */
-  #applyMerkle(connection: Connection, ops: MerkleOp[]): void {
-    if (ops.length === 0) return
+  /**
+   * Updates the tree with what the rows of this transaction became (or, when the tree is not kept
+   * and `changed`, marks it stale).
+   */
+  #applyMerkle(connection: Connection, ops: MerkleOp[], changed = ops.length > 0): void {
+    if (!changed) return
     if (!this.#options.merkle) {
       if (!this.#merkleStale) {
         connection.statement(`UPDATE ${SCHEMA_TABLE} SET merkle_stale = 1 WHERE id = 1`).run()
