@@ -167,14 +167,9 @@ function recompute(
         kids = children.get(path) ?? NO_CHILDREN
         if (kids.size === 0) throw new CorruptDataError(nodeLocation(path), 'interior node without children')
       }
+      const op = effect.get(path)
       const ownLeaf =
-        path === ROOT_PATH
-          ? null
-          : effect.has(path)
-            ? effect.get(path)!
-            : old?.leaf
-              ? old.hash
-              : (kids.get('') ?? null)
+        op !== undefined ? op : path === ROOT_PATH ? null : old?.leaf ? old.hash : (kids.get('') ?? null)
       const node = rebuildNode(path, old, kids, ownLeaf, pending.get(path), upsert, remove)
       if (sameNode(old, node)) continue
       if (node) upsert.push(node)

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, validateId } from '@sync-engine/core'
-import { checkVersion, isVersion, leafHashChecked, type MerkleVersion } from './hash.js'
+import { checkContentHash, checkVersion, isVersion, leafHashOrNull, type MerkleVersion } from './hash.js'
 
 /** What a leaf is made of: an id, its version and the hex SHA-256 of its content (core's `LeafRecord`). */
 export interface MerkleLeaf {
@@ -43,11 +43,9 @@ export function reduceBatch(batch: MerkleBatch): Map<string, string | null> {
     }
     const id = validateId(op.id)
     if (op.op === 'upsert') {
-      const version = checkVersionLazily(op.version, at)
-      effect.set(
-        id,
-        leafHashChecked(id, version, op.contentHash, () => `batch[${at}].contentHash`),
-      )
+      const version = isVersion(op.version) ? op.version : checkVersion(op.version, `batch[${at}].version`)
+      const hash = leafHashOrNull(id, version, op.contentHash)
+      effect.set(id, hash ?? checkContentHash(op.contentHash, `batch[${at}].contentHash`))
     } else if (op.op === 'delete') {
       effect.set(id, null)
     } else {
@@ -58,8 +56,4 @@ export function reduceBatch(batch: MerkleBatch): Map<string, string | null> {
     }
   }
   return effect
-}
-
-function checkVersionLazily(version: unknown, at: number): MerkleVersion {
-  return isVersion(version) ? version : checkVersion(version, `batch[${at}].version`)
 }
