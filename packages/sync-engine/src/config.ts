@@ -13,6 +13,7 @@ import {
   type WriteAheadLog,
 } from '@sync-engine/core'
 import { z } from 'zod'
+import type { ResilienceOptions } from './resilience.js'
 
 const MiB = 1024 * 1024
 
@@ -110,6 +111,20 @@ const backpressureSchema = z
     shutdown: ratio.optional(),
   })
   .strict()
+const resilienceSchema = z
+  .object({
+    l2TimeoutMs: positiveInt.optional(),
+    l2BatchTimeoutMs: positiveInt.optional(),
+    l3TimeoutMs: positiveInt.optional(),
+    retries: z.number().int().min(0).max(10).optional(),
+    retryBaseMs: positiveInt.optional(),
+    retryMaxMs: positiveInt.optional(),
+    breakerThreshold: positiveInt.optional(),
+    halfOpenAfterMs: positiveInt.optional(),
+    halfOpenMaxMs: positiveInt.optional(),
+    probeIntervalMs: positiveInt.optional(),
+  })
+  .strict()
 const loggerSchema = z.custom<Logger>(
   hasMethods('debug', 'info', 'warn', 'error'),
   'must be a pino-compatible logger (debug, info, warn, error)',
@@ -133,6 +148,7 @@ const configSchema = z
     cdc: cdcSchema.optional(),
     backpressure: backpressureSchema.optional(),
     allowDegradedStart: z.boolean().optional(),
+    resilience: resilienceSchema.optional(),
     logger: loggerSchema.optional(),
     meterProvider: meterProviderSchema.optional(),
   })
@@ -183,6 +199,7 @@ export interface ResolvedConfig {
   cdc: { enabled: boolean; maxLen: number; coherence: boolean; maxStalenessMs: number }
   backpressure: PressureThresholds
   allowDegradedStart: boolean
+  resilience: ResilienceOptions
   logger: Logger
   meterProvider: MeterProvider | undefined
 }
@@ -257,6 +274,30 @@ export function resolveConfig(config: SyncEngineConfig = {}): ResolvedConfig {
     }
   }
 
+  const r = c.resilience ?? {}
+  const l2TimeoutMs = r.l2TimeoutMs ?? (redis && 'commandTimeoutMs' in redis ? redis.commandTimeoutMs : 1000)
+  const resilience: ResilienceOptions = {
+    l2TimeoutMs,
+    l2BatchTimeoutMs: r.l2BatchTimeoutMs ?? Math.max(5000, 5 * l2TimeoutMs),
+    l3TimeoutMs: r.l3TimeoutMs ?? 10_000,
+    retries: r.retries ?? 2,
+    retryBaseMs: r.retryBaseMs ?? 25,
+    retryMaxMs: r.retryMaxMs ?? 1000,
+    breakerThreshold: r.breakerThreshold ?? 5,
+    halfOpenAfterMs: r.halfOpenAfterMs ?? 250,
+    halfOpenMaxMs: r.halfOpenMaxMs ?? 4000,
+    probeIntervalMs: r.probeIntervalMs ?? 500,
+  }
+  if (resilience.retryMaxMs < resilience.retryBaseMs)
+    throw new InvalidConfigError([
+      { path: 'resilience.retryMaxMs', message: 'must be ≥ resilience.retryBaseMs' },
+    ])
+  if (resilience.halfOpenMaxMs < resilience.halfOpenAfterMs) {
+    throw new InvalidConfigError([
+      { path: 'resilience.halfOpenMaxMs', message: 'must be ≥ resilience.halfOpenAfterMs' },
+    ])
+  }
+
   return {
     instanceId: c.instanceId ?? randomUUID(),
     maxPayloadBytes: c.maxPayloadBytes ?? MAX_PAYLOAD_BYTES,
@@ -285,6 +326,7 @@ export function resolveConfig(config: SyncEngineConfig = {}): ResolvedConfig {
     },
     backpressure,
     allowDegradedStart: c.allowDegradedStart ?? false,
+    resilience,
     logger: c.logger ?? createConsoleLogger({ level: 'warn' }),
     meterProvider: c.meterProvider,
   }

@@ -31,14 +31,15 @@ import {
   validateId,
   validateState,
   type WalEntry,
+  type WalRecord,
   type WriteAheadLog,
 } from '@sync-engine/core'
 import { diff, type MerkleDiff, type MerkleDiffSource, merkleRootOf } from '@sync-engine/merkle'
 import { type Backends, createBackends } from './backends.js'
 import { type ResolvedConfig, resolveConfig, type SyncEngineConfig } from './config.js'
 import { FilterManager, type FilterTrust, type WarmUpProgress, type WarmUpReport } from './filter-manager.js'
-import { EngineMetrics, HOT_GET, HOT_SUBMIT } from './metrics.js'
-import { diffSource, mirrorPaths, repairL2FromL3 } from './mirror.js'
+import { ENGINE_METRIC, EngineMetrics, HOT_GET, HOT_SUBMIT } from './metrics.js'
+import { diffSource, mirrorPaths, repairL2FromL3, repairL2Ids } from './mirror.js'
 import {
   type BulkEntry,
   type DeleteEntry,
@@ -49,6 +50,16 @@ import {
   type StateEntry,
   WriteQueue,
 } from './pipeline.js'
+import {
+  BackendGuard,
+  type CallPolicy,
+  type CircuitStatus,
+  guarded,
+  isOutage,
+  isolate,
+  type ResilienceOptions,
+} from './resilience.js'
+import { WalTracker } from './wal-tracker.js'
 
 /** Lifecycle states (SPEC §8). */
 export type EngineState =
@@ -110,6 +121,12 @@ export interface TierHealth {
   readonly latencyMs?: number
   readonly error?: string
   readonly details?: Readonly<Record<string, unknown>>
+  /** The engine's circuit breaker for this backend. */
+  readonly circuit?: CircuitStatus
+  /** L2: false while it is away (reads skip it, missed writes are remembered). */
+  readonly attached?: boolean
+  /** L2: ids whose writes missed it while it was away, repaired when it returns. */
+  readonly pendingRepairs?: number
 }
 
 export interface EngineHealth {
@@ -120,15 +137,20 @@ export interface EngineHealth {
   readonly l1: { items: number; bytes: number; maxBytes: number; pressure: number }
   readonly l2: TierHealth
   readonly l3: TierHealth
-  readonly wal: { rows: number; bytes: number; pressure: number }
+  /** `backlog`: rows only the drain can apply (L3 was unreachable); they shrink as L3 takes them. */
+  readonly wal: { rows: number; bytes: number; pressure: number; backlog: boolean }
   readonly pipeline: { items: number; bytes: number }
   readonly filter: { trust: FilterTrust; entries: number; warming: boolean }
 }
 
 export interface DeadLetter {
+  /** The row's id (for an undecodable WAL record: `wal seq N`). */
   readonly id: string
   readonly reason: string
   readonly at: number
+  /** Where it was met: a flush, or the WAL drain (`seq` then names the record). */
+  readonly source: 'flush' | 'wal'
+  readonly seq?: number
 }
 
 type Events = {
@@ -141,7 +163,62 @@ type Events = {
 const RESOLVED = Promise.resolve()
 const READABLE: ReadonlySet<EngineState> = new Set(['Ready', 'ShuttingDown'])
 const MAX_DEAD_LETTERS = 10_000
-const WAL_DRAIN_BATCH = 2000
+/** Records applied per L3 call of a drain, and how long a drain holds the flush chain before yielding. */
+const WAL_DRAIN_BATCH = 5000
+const DRAIN_SLICE_MS = 1000
+const DRAIN_MAX_DELAY_MS = 5000
+/** Ids whose L2 writes are remembered while L2 is away; past it, only the Merkle repair restores L2. */
+const MAX_L2_MISSED = 1_000_000
+/** Throttle: the longest a submit waits for room before it proceeds anyway. */
+const THROTTLE_MAX_WAIT_MS = 5000
+const THROTTLE = pressureRank('Throttle')
+const CRITICAL = pressureRank('Critical')
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
+/** Call policies per backend method (SPEC §9: every backend call has a timeout). */
+function policies(r: ResilienceOptions) {
+  const connect = (timeoutMs: number): CallPolicy => ({ timeoutMs, retry: false, breaker: false })
+  const l2Read: CallPolicy = { timeoutMs: r.l2TimeoutMs, retry: false }
+  const l2Write: CallPolicy = { timeoutMs: r.l2BatchTimeoutMs, retry: true }
+  const l3: CallPolicy = { timeoutMs: r.l3TimeoutMs, retry: true }
+  const l3Once: CallPolicy = { timeoutMs: r.l3TimeoutMs, retry: false }
+  return {
+    l2: {
+      connect: connect(r.l2BatchTimeoutMs),
+      get: l2Read,
+      getMany: l2Read,
+      exists: l2Read,
+      byState: l2Read,
+      putBatch: l2Write,
+      deleteBatch: l2Write,
+    },
+    l2Merkle: { getNodes: l2Read, getChildren: l2Read, writeNodes: l2Write },
+    cdc: { connect: connect(r.l2BatchTimeoutMs), publish: l2Write },
+    l3: {
+      connect: connect(r.l3TimeoutMs),
+      putBatch: l3,
+      get: l3,
+      getMany: l3,
+      exists: l3,
+      deleteBatch: l3,
+      count: l3,
+      scanIds: l3,
+      scanLeaves: l3,
+      byState: l3,
+      countByState: l3,
+      setState: l3,
+      // A retried bulk delete that had committed would report nothing deleted.
+      deleteByState: l3Once,
+      scanPrefix: l3,
+      countPrefix: l3,
+      deletePrefix: l3Once,
+      merkleRoot: l3,
+    },
+    l3Merkle: { getNodes: l3, getChildren: l3 },
+  }
+}
 
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
@@ -164,6 +241,16 @@ const emptyReport = (reason: string): FlushReport => ({
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
+/** What a flush's direct L3 writes committed (filled as they go, so a later failure keeps the facts). */
+interface L3Done {
+  readonly outcomes: Map<string, PutOutcome>
+  readonly deleted: Set<string>
+  /** Per state entry: whether its state changed, or why it could not be applied. */
+  readonly states: Map<StateEntry, boolean | Error>
+  /** Ids whose state L3 changed (their new rows go to L2 and the change stream). */
+  readonly stateChanged: string[]
+}
+
 /**
  * The coordinator (SPEC §1, §4, §8): an L1 memory tier, an optional L2 (Redis) and an L3 ground truth
  * (MySQL/MariaDB or SQLite), tied together by a batched write pipeline, a WAL, a Merkle tree mirrored
@@ -183,12 +270,12 @@ export class SyncEngine extends EventEmitter<Events> {
   #flushScheduled = false
   #ageTimer: NodeJS.Timeout | undefined
   #snapshotTimer: NodeJS.Timeout | undefined
-  #walTimer: NodeJS.Timeout | undefined
+  #drainTimer: NodeJS.Timeout | undefined
+  #drainDelay = 0
   #walPressure = 0
   #walRows = 0
-  /** WAL sequences not yet committed to L3, in order; acknowledged as a prefix. */
-  readonly #walOutstanding: number[] = []
-  readonly #walDone = new Set<number>()
+  /** Which WAL records are still needed; backlog vs shadow records of `local` writes. */
+  readonly #tracker = new WalTracker()
   /** WAL records of `local` writes whose id still has a write in the pipeline, by id. */
   readonly #walSeqsById = new Map<string, number[]>()
   #localBatch: PutEntry[] = []
@@ -199,10 +286,22 @@ export class SyncEngine extends EventEmitter<Events> {
   #epochFloor = 0
   readonly #inflightGets = new Map<string, Promise<SyncItem>>()
   readonly #deadLetters: DeadLetter[] = []
-  #l2Healthy = false
+  readonly #l2Guard: BackendGuard
+  readonly #l3Guard: BackendGuard
+  /** L2 is connected and believed in step with L3: reads use it, flushes write it. */
+  #l2Up = false
+  #l2Connected = false
+  /** Ids whose L2 writes were missed while L2 was away (→ TTL of the last one), repaired when it returns. */
+  #l2Missed = new Map<string, number | undefined>()
+  #l2MissedOverflow = false
+  #l2Probe: NodeJS.Timeout | undefined
+  #l2Probing = false
+  /** An L3 that connected late (degraded start): L2 gets a Merkle-guided repair once the backlog is in. */
+  #l2RepairWanted = false
   #l3Healthy = false
   /** False while an L3 that was unreachable at a degraded start has not connected yet. */
   #l3Connected = false
+  #level: PressureLevel = 'Normal'
   #feed: ChangeFeed | undefined
   #tailing: Promise<void> | undefined
   #lastFeedOk = 0
@@ -218,6 +317,15 @@ export class SyncEngine extends EventEmitter<Events> {
     this.#filter = new FilterManager(this.config.filter, this.logger)
     this.#filter.on('progress', (p) => this.emit('warmup', p))
     this.#filter.on('trust', (t, reason) => this.emit('trust', t, reason))
+    const circuit = (backend: 'L2' | 'L3') => (state: CircuitStatus, reason: string | undefined) => {
+      this.metrics.count(ENGINE_METRIC.circuitTransitions, { backend, state })
+      if (state === 'open')
+        this.logger.warn({ backend, reason }, 'Circuit opened: calls fail fast until a probe succeeds')
+      else this.logger.info({ backend, state }, 'Circuit state changed')
+      if (backend === 'L3' && state === 'closed' && this.#tracker.backlog) this.#scheduleDrain(0)
+    }
+    this.#l2Guard = new BackendGuard('L2', this.config.resilience, { circuit: circuit('L2') })
+    this.#l3Guard = new BackendGuard('L3', this.config.resilience, { circuit: circuit('L3') })
     this.logger.info(
       { node_id: this.config.instanceId, initial_capacity: this.config.filter.initialCapacity },
       'Creating expandable cuckoo filter manager',
@@ -266,6 +374,7 @@ export class SyncEngine extends EventEmitter<Events> {
     this.logger.info('Starting sync engine')
     try {
       const backends = await createBackends(this.config, this.logger)
+      this.#guard(backends)
       this.#backends = backends
       const walOptions = this.config.wal as { path?: string; maxRows?: number; maxBytes?: number }
       this.logger.info(
@@ -273,6 +382,12 @@ export class SyncEngine extends EventEmitter<Events> {
         'Initializing write-ahead log',
       )
       this.#wal = await phase('wal_init', () => backends.openWal())
+      // Whatever a previous run left in the log is backlog: replayed before anything else.
+      const leftover = await this.#wal.stats()
+      if (leftover.rows > 0) {
+        this.#tracker.ackedUpTo = (leftover.oldestSeq ?? 1) - 1
+        this.#tracker.backlogUpTo = leftover.newestSeq ?? 0
+      }
       await this.#refreshWalStats()
 
       let root: string | null = null
@@ -293,21 +408,33 @@ export class SyncEngine extends EventEmitter<Events> {
           if (!this.config.allowDegradedStart) {
             throw new BackendUnavailableError(
               'L3',
-              `cannot connect (${(error as Error).message}); set allowDegradedStart to run on the WAL until it answers`,
+              `cannot connect (${errorMessage(error)}); set allowDegradedStart to run on the WAL until it answers`,
               { cause: error },
             )
           }
           this.logger.warn(
-            { error: (error as Error).message },
+            { error: errorMessage(error) },
             'L3 unreachable at start; running degraded on the WAL',
           )
-          this.#scheduleWalDrain(1000)
+          this.#scheduleDrain(1000)
         }
       }
 
       this.#setState('DrainingWal')
-      const walReplayed =
-        l3 && this.#l3Connected ? await phase('wal_drain', () => this.#drainWal('startup')) : 0
+      let walReplayed = 0
+      if (l3 && this.#l3Connected && this.#tracker.backlog) {
+        try {
+          walReplayed = await phase('wal_drain', () => this.#drainAll())
+          root = await l3.merkleRoot()
+        } catch (error) {
+          if (!this.config.allowDegradedStart) throw error
+          this.logger.warn(
+            { error: errorMessage(error) },
+            'WAL replay failed; running degraded, it will retry',
+          )
+          this.#scheduleDrain(1000)
+        }
+      }
 
       let filter: StartReport['filter'] = 'disabled'
       if (l3 && this.#l3Connected) {
@@ -319,36 +446,28 @@ export class SyncEngine extends EventEmitter<Events> {
       this.#setState('SyncingRedis')
       let l2State: StartReport['l2'] = 'none'
       let l2Repaired = 0
-      const l2 = backends.l2
-      if (l2) {
+      if (backends.l2) {
         const redis = this.config.redis as { url?: string; prefix?: string }
         this.logger.info(
           { url: redis.url ? redactUrl(redis.url) : backends.l2Name, prefix: redis.prefix },
           'Connecting to Redis (L2 - cache)...',
         )
         try {
-          await phase('redis_connect', async () => {
-            await l2.connect()
-            await backends.cdc?.connect?.()
-          })
-          this.#l2Healthy = true
+          await phase('redis_connect', () => this.#connectL2())
+          l2Repaired = (await phase('redis_sync', () => this.#repairL2())).size
+          this.#l2Up = true
           l2State = 'connected'
-          if (l3 && this.#l3Connected && this.config.merkle.enabled) {
-            const repaired = await phase('redis_sync', () => repairL2FromL3(l3, l2))
-            l2Repaired = repaired.divergent.length + repaired.localOnly.length + repaired.remoteOnly.length
-            this.logger.info(
-              { repaired: l2Repaired },
-              l2Repaired
-                ? 'Redis repaired from L3 where Merkle branches differed'
-                : 'Redis merkle tree agrees with L3',
-            )
-          }
+          this.logger.info(
+            { repaired: l2Repaired },
+            l2Repaired ? 'Redis repaired from L3 where Merkle branches differed' : 'Redis agrees with L3',
+          )
         } catch (error) {
           l2State = 'unavailable'
           this.logger.warn(
-            { error: (error as Error).message },
-            'Redis (L2) unavailable at start; running without L2',
+            { error: errorMessage(error) },
+            'Redis (L2) unavailable at start; running without it, attaching when it answers',
           )
+          this.#l2Down(error)
         }
       }
 
@@ -366,6 +485,7 @@ export class SyncEngine extends EventEmitter<Events> {
       return { durationMs, phases, walReplayed, filter, l2: l2State, l2Repaired }
     } catch (error) {
       this.logger.error({ error: (error as Error).message }, 'Start failed')
+      this.#stopTimers()
       await this.#closeBackends()
       this.#setState('Stopped')
       throw error
@@ -411,15 +531,18 @@ export class SyncEngine extends EventEmitter<Events> {
     }
     this.#setState('ShuttingDown')
     this.logger.info('Initiating sync engine shutdown...')
-    clearTimeout(this.#ageTimer)
-    clearInterval(this.#snapshotTimer)
-    clearTimeout(this.#walTimer)
+    this.#stopTimers()
     await this.#stopCoherence()
     const before = this.#flushedTotal
     await this.#flushLocalLog()
     while (!this.#queue.empty) await this.flush('shutdown')
     await this.#flushChain
-    if (this.#walRows > 0 && this.#backends?.l3) await this.#drainWal('shutdown').catch(() => 0)
+    // One attempt at the backlog: an L3 that is still away keeps it for the next start.
+    if (this.#tracker.backlog && this.#backends?.l3) {
+      await this.#onChain(() => this.#drainAll()).catch((error: unknown) =>
+        this.logger.warn({ error: errorMessage(error) }, 'WAL backlog kept for the next start'),
+      )
+    }
     const filterSnapshot = await this.#snapshotFilter('shutdown')
     await this.#refreshWalStats()
     const walPending = this.#walRows
@@ -445,8 +568,32 @@ export class SyncEngine extends EventEmitter<Events> {
     for (const r of results)
       if (r.status === 'rejected')
         this.logger.warn({ error: String(r.reason) }, 'Error while closing a backend')
-    this.#l2Healthy = false
+    this.#l2Up = false
     this.#l3Healthy = false
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#ageTimer)
+    clearInterval(this.#snapshotTimer)
+    clearTimeout(this.#drainTimer)
+    clearInterval(this.#l2Probe)
+    this.#drainTimer = undefined
+    this.#l2Probe = undefined
+  }
+
+  /** Puts every backend call under its timeout, retry and circuit breaker (SPEC §9). */
+  #guard(backends: Backends): void {
+    const p = policies(this.config.resilience)
+    if (backends.l3) backends.l3 = guarded(backends.l3, this.#l3Guard, p.l3, { merkle: p.l3Merkle })
+    if (backends.l2) backends.l2 = guarded(backends.l2, this.#l2Guard, p.l2, { merkle: p.l2Merkle })
+    if (backends.cdc) backends.cdc = guarded(backends.cdc, this.#l2Guard, p.cdc)
+  }
+
+  /** Runs `work` between flushes (flushes, drains and L2 repairs never overlap). */
+  #onChain<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#flushChain.then(work)
+    this.#flushChain = run.catch(() => undefined)
+    return run
   }
 
   #assertWritable(operation: string): void {
@@ -467,7 +614,7 @@ export class SyncEngine extends EventEmitter<Events> {
   }
 
   get #l2(): L2Store | undefined {
-    return this.#l2Healthy ? this.#backends?.l2 : undefined
+    return this.#l2Up ? this.#backends?.l2 : undefined
   }
 
   get #l3(): L3Store | undefined {
@@ -483,8 +630,23 @@ export class SyncEngine extends EventEmitter<Events> {
     return Math.max(l1, pipeline, this.#walPressure)
   }
 
+  /** The level of `pressure()`; every change of level is logged and counted (`sync_engine_backpressure_transitions_total`). */
   pressureLevel(): PressureLevel {
-    return pressureLevel(this.pressure(), this.config.backpressure)
+    const level = pressureLevel(this.pressure(), this.config.backpressure)
+    if (level !== this.#level) this.#levelChanged(level)
+    return level
+  }
+
+  #levelChanged(level: PressureLevel): void {
+    const from = this.#level
+    this.#level = level
+    this.metrics.count(ENGINE_METRIC.backpressureTransitions, { from, to: level })
+    const rising = pressureRank(level) > pressureRank(from)
+    const log = pressureRank(level) >= THROTTLE || pressureRank(from) >= THROTTLE ? 'warn' : 'info'
+    this.logger[log](
+      { from, to: level, pressure: Number(this.pressure().toFixed(3)), wal_rows: this.#walRows },
+      rising ? 'Backpressure rising' : 'Backpressure easing',
+    )
   }
 
   /**
@@ -528,10 +690,10 @@ export class SyncEngine extends EventEmitter<Events> {
       throw new PayloadTooLargeError(item.size, this.config.maxPayloadBytes, item.id)
     const resolved = resolveSubmitOptions(options)
     const level = this.pressureLevel()
-    if (pressureRank(level) >= pressureRank('Critical')) {
+    if (pressureRank(level) >= CRITICAL) {
       this.metrics.count(METRIC.errors, { tier: 'L1', operation: 'submit', reason: 'backpressure' })
       this.#scheduleFlush(true)
-      throw new BackpressureError(level, this.config.batch.maxAgeMs, `pressure ${this.pressure().toFixed(2)}`)
+      throw new BackpressureError(level, this.#retryAfterMs(), `pressure ${this.pressure().toFixed(2)}`)
     }
     if (resolved.state !== undefined && resolved.state !== item.state)
       item = item.with({ state: resolved.state })
@@ -549,7 +711,15 @@ export class SyncEngine extends EventEmitter<Events> {
     this.metrics.submits++
     this.metrics.l1BytesWritten += item.size
     if (this.metrics.timing) this.metrics.hot(HOT_SUBMIT, (performance.now() - t0) / 1000)
-    return [entry, pressureRank(level) >= pressureRank('Throttle')]
+    return [entry, pressureRank(level) >= THROTTLE]
+  }
+
+  /** When a refused write may try again: the next flush, or — when the WAL is what is full — the next drain. */
+  #retryAfterMs(): number {
+    const flush = Math.max(this.config.batch.maxAgeMs, 10)
+    return this.#walPressure >= this.config.backpressure.throttle
+      ? Math.max(flush, this.#drainDelay, 250)
+      : flush
   }
 
   #push(entry: Entry): void {
@@ -584,26 +754,34 @@ export class SyncEngine extends EventEmitter<Events> {
     this.#localBatch = []
     this.#localWaiters = []
     try {
-      const records = await this.#wal!.append(batch.map((e) => ({ id: e.id, op: 'put', row: e.item })))
-      records.forEach((record, i) => {
-        const id = batch[i]!.id
-        this.#walOutstanding.push(record.seq)
-        // Done once the id's latest write is committed; already done if that happened meanwhile.
-        if (this.#queue.latest.has(id))
-          this.#walSeqsById.set(id, [...(this.#walSeqsById.get(id) ?? []), record.seq])
-        else this.#walCommitted(record.seq)
-      })
+      const entries: WalEntry[] = new Array(batch.length)
+      for (let i = 0; i < batch.length; i++) entries[i] = { id: batch[i]!.id, op: 'put', row: batch[i]!.item }
+      const records = await this.#wal!.append(entries)
+      this.#tracker.add(records, false)
       this.#walRows += records.length
+      this.#walPressure = this.#wal!.pressure()
+      for (const record of records) {
+        // Done once the id's latest write is committed; already done if that happened meanwhile.
+        const seqs = this.#queue.latest.has(record.id) ? this.#walSeqsById.get(record.id) : undefined
+        if (seqs) seqs.push(record.seq)
+        else if (this.#queue.latest.has(record.id)) this.#walSeqsById.set(record.id, [record.seq])
+        else this.#walCommitted(record.seq)
+      }
       for (const w of waiters) w.resolve()
     } catch (error) {
       for (const w of waiters) w.reject(error)
     }
   }
 
-  /** Throttle: wait for the pipeline to make room (SPEC §9). */
+  /**
+   * Throttle (SPEC §9): the write is queued, its submit waits for room — flushes for pipeline and L1
+   * pressure, the drain for WAL pressure — at most `THROTTLE_MAX_WAIT_MS`.
+   */
   async #throttled(): Promise<void> {
-    for (let i = 0; i < 50 && pressureRank(this.pressureLevel()) >= pressureRank('Throttle'); i++) {
-      await this.flush('throttle')
+    const deadline = performance.now() + THROTTLE_MAX_WAIT_MS
+    while (pressureRank(this.pressureLevel()) >= THROTTLE && performance.now() < deadline) {
+      if (!this.#queue.empty) await this.flush('throttle').catch(() => undefined)
+      else await sleep(Math.min(Math.max(this.config.batch.maxAgeMs, 10), 100))
     }
   }
 
@@ -780,9 +958,7 @@ export class SyncEngine extends EventEmitter<Events> {
    */
   flush(reason = 'manual'): Promise<FlushReport> {
     if (!this.#backends) return Promise.reject(new EngineNotReadyError(this.#state, 'flush'))
-    const run = this.#flushChain.then(() => this.#flushOnce(reason))
-    this.#flushChain = run.catch(() => undefined)
-    return run
+    return this.#onChain(() => this.#flushOnce(reason))
   }
 
   async #flushOnce(reason: string): Promise<FlushReport> {
@@ -836,80 +1012,79 @@ export class SyncEngine extends EventEmitter<Events> {
     report.stateChanges += entries.length - puts.length - deletes.length
 
     const l3 = this.#l3
-    const outcomes = new Map<string, PutOutcome>()
-    const l3Deleted = new Set<string>()
-    const stateChanged = new Set<string>()
-    let l3Failed: unknown
     const l3Puts = l3 ? puts.filter((p) => p.options.l3) : []
-    if (l3 && !this.#l3Connected && (l3Puts.length || deletes.length)) {
-      l3Failed = new BackendUnavailableError('L3', 'not connected yet (degraded start)')
-    } else if (l3 && (l3Puts.length || deletes.length || states.size)) {
+    const done: L3Done = {
+      outcomes: new Map(),
+      deleted: new Set(),
+      states: new Map(),
+      stateChanged: [],
+    }
+    const l3Work = l3Puts.length > 0 || deletes.length > 0 || states.size > 0
+    // While older L3 mutations wait in the WAL (or L3 never connected), new ones queue behind them.
+    let viaWal = l3 !== undefined && l3Work && (this.#tracker.backlog || !this.#l3Connected)
+    if (l3 && l3Work && !viaWal) {
       const t = performance.now()
       try {
-        if (l3Puts.length) for (const o of await l3.putBatch(l3Puts.map((p) => p.item))) outcomes.set(o.id, o)
-        if (deletes.length) for (const id of await l3.deleteBatch(deletes.map((d) => d.id))) l3Deleted.add(id)
-        for (const [state, list] of states)
-          for (const id of await l3.setState(
-            list.map((s) => s.id),
-            state,
-          ))
-            stateChanged.add(id)
+        await this.#writeL3(l3, l3Puts, deletes, states, done)
         this.#l3Healthy = true
         this.#recordBatch('L3', l3Puts, (performance.now() - t) / 1000, 'success')
       } catch (error) {
-        l3Failed = error
+        viaWal = true
         this.#l3Healthy = false
         this.#recordBatch('L3', l3Puts, (performance.now() - t) / 1000, 'error')
         this.logger.warn(
-          { error: (error as Error).message, items: l3Puts.length + deletes.length },
-          'L3 write failed; batch goes to the WAL',
+          { error: errorMessage(error), items: l3Puts.length + deletes.length },
+          'L3 write failed; the batch goes to the WAL',
         )
       }
     }
-
-    if (l3Failed !== undefined) {
-      const logged: WalEntry[] = [
-        ...l3Puts.map((p): WalEntry => ({ id: p.id, op: 'put', row: p.item })),
-        ...deletes.map((d): WalEntry => ({ id: d.id, op: 'delete' })),
-      ]
-      try {
-        const records = await this.#wal!.append(logged)
-        for (const r of records) this.#walOutstanding.push(r.seq)
-        this.#walRows += records.length
-        report.walFallback += logged.length
-        this.#scheduleWalDrain(500)
-      } catch (walError) {
-        // Neither L3 nor the WAL took the batch: put it back so nothing acknowledged is dropped.
-        this.logger.error(
-          { error: (walError as Error).message },
-          'WAL append failed too; the batch is kept in memory',
-        )
-        for (const e of entries) this.#queue.push(e)
-        this.#scheduleWalDrain(1000)
-        return
+    if (viaWal) {
+      for (const put of this.#statesAsPuts(states, done)) {
+        puts.push(put)
+        l3Puts.push(put)
       }
+      if (!(await this.#logBacklog(l3Puts, deletes, entries, report))) return
     }
 
     // Rows L3 rejected or found stale must not reach L2 or stay pinned in L1.
     const written = puts.filter((p) => {
-      const o = outcomes.get(p.id)
-      if (!o) return true
-      if (o.status === 'written') return true
-      if (o.status === 'rejected') this.#deadLetter(p.id, o.reason ?? 'rejected by L3')
+      const o = done.outcomes.get(p.id)
+      if (!o || o.status === 'written') return true
+      if (o.status === 'rejected') this.#deadLetter(p.id, o.reason ?? 'rejected by L3', 'flush')
       if (this.#l1.peek(p.id) === p.item) this.#l1.delete(p.id)
       return false
     })
-    report.l3Written += l3Puts.filter((p) => outcomes.get(p.id)?.status === 'written').length
-    report.l3Stale += [...outcomes.values()].filter((o) => o.status === 'stale').length
-    report.l3Rejected += [...outcomes.values()].filter((o) => o.status === 'rejected').length
+    for (const o of done.outcomes.values()) {
+      if (o.status === 'written') report.l3Written++
+      else if (o.status === 'stale') report.l3Stale++
+      else report.l3Rejected++
+    }
+    // What L3 really committed feeds the filter, even when a later call of this flush failed.
+    this.#filter.committed(this.#createdIds(done.outcomes.values()), [...done.deleted])
+
+    // The new state of items whose state changed, read once for L2 and the change stream.
+    let stateItems = new Map<string, SyncItem>()
+    if (l3 && done.stateChanged.length) {
+      try {
+        stateItems = (await l3.getMany(done.stateChanged)).items
+      } catch (error) {
+        this.logger.warn({ error: errorMessage(error) }, 'Reading changed states back from L3 failed')
+        for (const id of done.stateChanged) this.#missL2(id, undefined)
+      }
+    }
 
     // L2: documents (grouped by TTL), deletes, and the new state of items whose state changed.
-    const l2 = this.#l2
+    const l2Puts = written.filter((p) => p.options.l2)
     const l2Deleted = new Set<string>()
-    if (l2) {
-      const t = performance.now()
-      const l2Puts = written.filter((p) => p.options.l2)
-      try {
+    const t2 = performance.now()
+    const l2Done = await this.#toL2(
+      'batch_write',
+      () => [
+        ...l2Puts.map((p): [string, number | undefined] => [p.id, p.options.l2TtlSeconds]),
+        ...deletes.map((d): [string, undefined] => [d.id, undefined]),
+        ...done.stateChanged.map((id): [string, undefined] => [id, undefined]),
+      ],
+      async (l2) => {
         const byTtl = new Map<number | undefined, SyncItem[]>()
         for (const p of l2Puts)
           byTtl.set(p.options.l2TtlSeconds, [...(byTtl.get(p.options.l2TtlSeconds) ?? []), p.item])
@@ -918,60 +1093,194 @@ export class SyncEngine extends EventEmitter<Events> {
           report.l2Written += res.filter((o) => o.status === 'written').length
         }
         if (deletes.length) for (const id of await l2.deleteBatch(deletes.map((d) => d.id))) l2Deleted.add(id)
-        if (stateChanged.size && l3) {
-          const { items } = await l3.getMany([...stateChanged])
-          await l2.putBatch([...items.values()])
-        }
-        this.#recordBatch('L2', l2Puts, (performance.now() - t) / 1000, 'success')
-      } catch (error) {
-        report.l2Errors += l2Puts.length + deletes.length
-        this.#recordBatch('L2', l2Puts, (performance.now() - t) / 1000, 'error')
-        this.logger.warn({ error: (error as Error).message }, 'L2 write failed')
-      }
+        if (stateItems.size) await l2.putBatch([...stateItems.values()])
+      },
+    )
+    if (this.#backends?.l2 && (l2Puts.length || deletes.length)) {
+      if (!l2Done) report.l2Errors += l2Puts.length + deletes.length
+      this.#recordBatch('L2', l2Puts, (performance.now() - t2) / 1000, l2Done ? 'success' : 'error')
     }
 
-    const committedToL3 = l3 !== undefined && l3Failed === undefined
-    if (committedToL3) {
-      const created = written
-        .filter((p) => p.options.l3 && outcomes.get(p.id)?.created !== false)
-        .map((p) => p.id)
-      this.#filter.committed(
-        created.filter((id) => outcomes.get(id)?.created === true || !this.#filter.filter.mightContain(id)),
-        [...l3Deleted],
-      )
-      const touched = [...written.filter((p) => p.options.l3).map((p) => p.id), ...l3Deleted]
-      await this.#mirror(touched)
+    if (l3 && !viaWal) {
+      await this.#tombstones(deletes)
+      await this.#mirror([...l3Puts.map((p) => p.id), ...deletes.map((d) => d.id)])
     }
 
     // Change stream: what was committed.
     const changes: ChangeEntry[] = [
       ...written.filter((p) => !p.replicated).map((p) => this.#change('PUT', p.item)),
       ...deletes
-        .filter((d) => !d.replicated && (l3Deleted.has(d.id) || (!l3 && l2Deleted.has(d.id))))
+        .filter((d) => !d.replicated && (done.deleted.has(d.id) || (!l3 && l2Deleted.has(d.id))))
         .map((d) => this.#change('DEL', d.id)),
+      ...[...stateItems.values()].map((item) => this.#change('PUT', item)),
     ]
-    if (stateChanged.size && l3 && this.#backends?.cdc) {
-      const { items } = await l3.getMany([...stateChanged])
-      for (const item of items.values()) changes.push(this.#change('PUT', item))
-    }
     report.cdcEntries += await this.#publish(changes)
 
     // Committed: settle first (the entries leave the pipeline), then let L1 evict what it holds.
     for (const p of puts) this.#settle(p, undefined)
     for (const d of deletes)
-      this.#settle(d, d.knownToExist || l3Deleted.has(d.id) || (!l3 && l2Deleted.has(d.id)))
+      this.#settle(d, d.knownToExist || done.deleted.has(d.id) || (!l3 && l2Deleted.has(d.id)))
     for (const [, list] of states) {
       for (const s of list) {
-        const cached = stateChanged.has(s.id) ? this.#l1.peek(s.id) : undefined
-        this.#settle(s, stateChanged.has(s.id))
-        if (cached && !this.#queue.latest.has(s.id)) this.#l1.set(cached.with({ state: s.state }))
+        const result = done.states.get(s) ?? false
+        if (result instanceof Error) {
+          this.#settle(s, undefined, result)
+          continue
+        }
+        const cached = result ? this.#l1.peek(s.id) : undefined
+        this.#settle(s, result)
+        if (cached && cached.state !== s.state && !this.#queue.latest.has(s.id))
+          this.#l1.set(cached.with({ state: s.state }))
       }
     }
     for (const p of written) if (this.#l1.peek(p.id) === p.item) this.#l1.unpin(p.id)
   }
 
-  /** A committed entry: its waiters resolve, and once no newer write of its id is pending, its WAL records are done. */
-  #settle(entry: Entry, value: unknown): void {
+  /** The direct L3 writes of a flush; `done` collects what committed, also when a later call throws. */
+  async #writeL3(
+    l3: L3Store,
+    puts: PutEntry[],
+    deletes: DeleteEntry[],
+    states: Map<string, StateEntry[]>,
+    done: L3Done,
+  ): Promise<void> {
+    if (puts.length) {
+      const { results, poison } = await isolate(
+        puts.map((p) => p.item),
+        (rows) => l3.putBatch(rows),
+      )
+      for (const o of results) done.outcomes.set(o.id, o)
+      for (const { item, error } of poison)
+        done.outcomes.set(item.id, { id: item.id, status: 'rejected', reason: errorMessage(error) })
+    }
+    if (deletes.length) {
+      const { results, poison } = await isolate(
+        deletes.map((d) => d.id),
+        (ids) => l3.deleteBatch(ids),
+      )
+      for (const id of results) done.deleted.add(id)
+      for (const { item, error } of poison) this.#deadLetter(item, errorMessage(error), 'flush')
+    }
+    for (const [state, list] of states) {
+      const changed = new Set(
+        await l3.setState(
+          list.map((s) => s.id),
+          state,
+        ),
+      )
+      for (const s of list) {
+        done.states.set(s, changed.has(s.id))
+        if (changed.has(s.id)) done.stateChanged.push(s.id)
+      }
+    }
+  }
+
+  /**
+   * State changes bound for the WAL (which logs rows, not state changes) travel as puts of the item
+   * L1 holds, with its new state; one whose item is not cached cannot be applied until L3 answers.
+   */
+  #statesAsPuts(states: Map<string, StateEntry[]>, done: L3Done): PutEntry[] {
+    const out: PutEntry[] = []
+    for (const [state, list] of states) {
+      for (const s of list) {
+        if (done.states.has(s)) continue // applied by L3 before it failed
+        const cached = this.#l1.peek(s.id)
+        if (!cached) {
+          done.states.set(
+            s,
+            new BackendUnavailableError(
+              'L3',
+              `setState('${s.id}') needs L3 (or the item in L1) and L3 is unreachable; retry later`,
+            ),
+          )
+          continue
+        }
+        done.states.set(s, cached.state !== state)
+        if (cached.state === state) continue
+        const item = cached.with({ state })
+        this.#l1.set(item)
+        out.push({
+          kind: 'put',
+          id: s.id,
+          item,
+          options: resolveSubmitOptions(),
+          bytes: entryBytes(s.id, item.size),
+          waiters: [],
+        })
+      }
+    }
+    return out
+  }
+
+  /** Appends a flush's L3 mutations to the WAL behind the backlog; false when even the WAL refused (the entries are queued again). */
+  async #logBacklog(
+    puts: PutEntry[],
+    deletes: DeleteEntry[],
+    entries: Entry[],
+    report: Mutable<FlushReport>,
+  ): Promise<boolean> {
+    const logged: WalEntry[] = [
+      ...puts.map((p): WalEntry => ({ id: p.id, op: 'put', row: p.item })),
+      ...deletes.map((d): WalEntry => ({ id: d.id, op: 'delete' })),
+    ]
+    if (logged.length === 0) return true
+    try {
+      const records = await this.#wal!.append(logged)
+      this.#tracker.add(records, true)
+      this.#walRows += records.length
+      this.#walPressure = this.#wal!.pressure()
+      report.walFallback += logged.length
+      this.#scheduleDrain(this.#drainDelay)
+      return true
+    } catch (walError) {
+      // Neither L3 nor the WAL took the batch: queue it again so nothing acknowledged is dropped.
+      this.logger.error(
+        { error: errorMessage(walError) },
+        'WAL append failed too; the batch is kept in memory',
+      )
+      for (const e of entries) {
+        const latest = this.#queue.latest.get(e.id)
+        if (latest === e) this.#push(e)
+        else latest?.waiters.push(...e.waiters) // a newer write of the id supersedes it
+      }
+      this.#scheduleDrain(Math.max(this.#drainDelay, 1000))
+      return false
+    }
+  }
+
+  /**
+   * A delete committed straight to L3 while the WAL still holds an older record of its id (a `local`
+   * write not yet acknowledged) gets a delete record too, so a crash before the acknowledgement can
+   * never replay the old write over the delete.
+   */
+  async #tombstones(deletes: DeleteEntry[]): Promise<void> {
+    const ids = deletes.filter((d) => this.#tracker.has(d.id)).map((d) => d.id)
+    if (ids.length === 0) return
+    try {
+      const records = await this.#wal!.append(ids.map((id): WalEntry => ({ id, op: 'delete' })))
+      this.#tracker.add(records, false)
+      this.#walRows += records.length
+      for (const r of records) this.#walCommitted(r.seq)
+    } catch (error) {
+      this.logger.warn(
+        { error: errorMessage(error), ids: ids.length },
+        'Could not log delete records in the WAL',
+      )
+    }
+  }
+
+  /** Ids a batch of outcomes reports newly created in L3 (stores that do not say: unless the filter has them). */
+  #createdIds(outcomes: Iterable<PutOutcome>): string[] {
+    const created: string[] = []
+    for (const o of outcomes) {
+      if (o.status !== 'written' || o.created === false) continue
+      if (o.created === true || !this.#filter.filter.mightContain(o.id)) created.push(o.id)
+    }
+    return created
+  }
+
+  /** A committed entry: its waiters settle, and once no newer write of its id is pending, its WAL records are done. */
+  #settle(entry: Entry, value: unknown, error?: Error): void {
     this.#queue.settle(entry)
     if (!this.#queue.latest.has(entry.id)) {
       const seqs = this.#walSeqsById.get(entry.id)
@@ -980,7 +1289,10 @@ export class SyncEngine extends EventEmitter<Events> {
         for (const seq of seqs) this.#walCommitted(seq)
       }
     }
-    for (const w of entry.waiters) w.resolve(value as never)
+    for (const w of entry.waiters) {
+      if (error) w.reject(error)
+      else w.resolve(value as never)
+    }
   }
 
   async #runBulk(bulk: BulkEntry, report: Mutable<FlushReport>): Promise<void> {
@@ -988,20 +1300,21 @@ export class SyncEngine extends EventEmitter<Events> {
     const l3 = this.#l3!
     let ids: string[]
     try {
+      // A bulk delete acts on what L3 holds: everything older than it must be there first.
+      if (this.#tracker.backlog || !this.#l3Connected) await this.#drainAll()
       ids = bulk.kind === 'deleteByState' ? await l3.deleteByState(bulk.arg) : await l3.deletePrefix(bulk.arg)
     } catch (error) {
       bulk.waiter.reject(error)
       return
     }
-    const l2 = this.#l2
-    if (l2 && ids.length) {
-      try {
+    const ok = await this.#toL2(
+      'bulk_delete',
+      () => ids.map((id): [string, undefined] => [id, undefined]),
+      async (l2) => {
         for (let i = 0; i < ids.length; i += 1000) await l2.deleteBatch(ids.slice(i, i + 1000))
-      } catch (error) {
-        report.l2Errors += ids.length
-        this.logger.warn({ error: (error as Error).message }, 'L2 bulk delete failed')
-      }
-    }
+      },
+    )
+    if (!ok) report.l2Errors += ids.length
     this.#filter.committed([], ids)
     await this.#mirror(ids)
     for (const id of ids) if (!this.#queue.latest.has(id)) this.#l1.delete(id)
@@ -1017,7 +1330,7 @@ export class SyncEngine extends EventEmitter<Events> {
     const status = await mirrorPaths(l3.merkle, l2.merkle, ids).then(
       () => 'success',
       (error: unknown) => {
-        this.logger.warn({ error: (error as Error).message }, 'Merkle mirror update failed')
+        this.#l2Failed(error, 'merkle_mirror')
         return 'error'
       },
     )
@@ -1088,37 +1401,47 @@ export class SyncEngine extends EventEmitter<Events> {
     this.metrics.record(METRIC.batchBytes, bytes, { tier })
   }
 
-  #deadLetter(id: string, reason: string): void {
-    this.#deadLetters.push({ id, reason, at: Date.now() })
+  #deadLetter(id: string, reason: string, source: DeadLetter['source'], seq?: number): void {
+    this.#deadLetters.push({ id, reason, at: Date.now(), source, ...(seq === undefined ? {} : { seq }) })
     if (this.#deadLetters.length > MAX_DEAD_LETTERS) this.#deadLetters.shift()
-    this.metrics.count(METRIC.errors, { tier: 'L3', operation: 'batch_write', reason: 'rejected' })
-    this.logger.warn({ id, reason }, 'Row rejected by L3 (dead letter)')
+    this.metrics.count(METRIC.errors, {
+      tier: 'L3',
+      operation: source === 'wal' ? 'wal_drain' : 'batch_write',
+      reason: 'rejected',
+    })
+    this.logger.warn({ id, reason, source, seq }, 'Row isolated as a dead letter')
   }
 
-  /** Rows the L3 store rejected (too long, invalid), with the reason; never retried. */
+  /**
+   * Rows that could not be stored, with the reason (too long, invalid, an undecodable WAL record):
+   * isolated from their batch — the other rows landed — and never retried.
+   */
   deadLetters(): readonly DeadLetter[] {
     return [...this.#deadLetters]
   }
 
   // ── WAL ───────────────────────────────────────────────────────────────────────────────────────
 
+  /** A shadow record whose write committed; acknowledges the log as far as it can. */
   #walCommitted(seq: number): void {
-    this.#walDone.add(seq)
-    let upto: number | undefined
-    while (this.#walOutstanding.length && this.#walDone.has(this.#walOutstanding[0]!)) {
-      upto = this.#walOutstanding.shift()!
-      this.#walDone.delete(upto)
-    }
-    if (upto !== undefined) {
-      const wal = this.#wal!
-      void wal
-        .ack(upto)
-        .then((n) => {
-          this.#walRows = Math.max(0, this.#walRows - n)
-          this.#walPressure = wal.pressure()
-        })
-        .catch((error: unknown) => this.logger.warn({ error: (error as Error).message }, 'WAL ack failed'))
-    }
+    const upto = this.#tracker.done(seq)
+    if (upto === undefined) return
+    const wal = this.#wal!
+    wal
+      .ack(upto)
+      .then((n) => {
+        this.#walRows = Math.max(0, this.#walRows - n)
+        this.#walPressure = wal.pressure()
+      })
+      .catch((error: unknown) => this.logger.warn({ error: errorMessage(error) }, 'WAL ack failed'))
+  }
+
+  async #walAcked(seq: number): Promise<void> {
+    const wal = this.#wal!
+    const removed = await wal.ack(seq)
+    this.#tracker.acked(seq)
+    this.#walRows = Math.max(0, this.#walRows - removed)
+    this.#walPressure = wal.pressure()
   }
 
   async #refreshWalStats(): Promise<void> {
@@ -1128,79 +1451,286 @@ export class SyncEngine extends EventEmitter<Events> {
     this.#walPressure = this.#wal.pressure()
   }
 
-  #scheduleWalDrain(delayMs: number): void {
-    if (this.#walTimer || this.#state === 'Stopped') return
-    this.#walTimer = setTimeout(() => {
-      this.#walTimer = undefined
-      void this.#drainWal('retry').then(
-        () => {
-          if (this.#walRows > 0) this.#scheduleWalDrain(delayMs)
+  /**
+   * Drains the backlog on the engine's own timer: a slice at a time between flushes, again at once
+   * while rows remain, after a growing delay (capped, the circuit breaker meanwhile failing fast)
+   * while L3 does not answer.
+   */
+  #scheduleDrain(delayMs: number): void {
+    if (this.#drainTimer || this.#state === 'ShuttingDown' || this.#state === 'Stopped') return
+    this.#drainTimer = setTimeout(() => {
+      this.#drainTimer = undefined
+      if (this.#state !== 'Ready') {
+        this.#scheduleDrain(Math.max(delayMs, 250))
+        return
+      }
+      this.#onChain(() => this.#drainSlice()).then(
+        (more) => {
+          this.#drainDelay = 0
+          if (more) this.#scheduleDrain(0)
         },
-        () => this.#scheduleWalDrain(Math.min(delayMs * 2, 5000)),
+        (error: unknown) => {
+          this.#drainDelay = Math.min(Math.max(250, this.#drainDelay * 2), DRAIN_MAX_DELAY_MS)
+          this.logger.debug(
+            { error: errorMessage(error), retry_ms: this.#drainDelay, wal_rows: this.#walRows },
+            'WAL drain waits for L3',
+          )
+          this.#scheduleDrain(this.#drainDelay)
+        },
       )
     }, delayMs)
-    this.#walTimer.unref()
+    this.#drainTimer.unref()
+  }
+
+  /** Drains for about `DRAIN_SLICE_MS`; resolves with whether backlog remains. On the flush chain. */
+  async #drainSlice(): Promise<boolean> {
+    const until = performance.now() + DRAIN_SLICE_MS
+    while (this.#tracker.backlog && performance.now() < until) await this.#drainBatch()
+    if (!this.#tracker.backlog) await this.#afterBacklog()
+    return this.#tracker.backlog
+  }
+
+  /** Drains the whole backlog; resolves with how many records were applied. On the flush chain (or at start). */
+  async #drainAll(): Promise<number> {
+    let applied = 0
+    while (this.#tracker.backlog) applied += await this.#drainBatch()
+    await this.#afterBacklog()
+    return applied
+  }
+
+  async #afterBacklog(): Promise<void> {
+    if (!this.#l2RepairWanted || !this.#l2Up) return
+    await this.#repairL2().catch((error: unknown) => this.#l2Failed(error, 'merkle_repair'))
   }
 
   /**
-   * Replays the WAL into L3 in sequence order, in large batches (version-guarded, so replays are
-   * harmless), then updates the filter and the mirror. Resolves with how many records were applied.
+   * Applies the oldest backlog records to L3 in sequence order, in large batches (version-guarded, so
+   * replays are harmless): consecutive puts in one call, consecutive deletes in one call. Then the
+   * filter and the mirror learn what L3 committed and the records are acknowledged. A row L3 rejects
+   * and an undecodable record become dead letters; they never block the drain.
    */
-  async #drainWal(reason: string): Promise<number> {
-    const wal = this.#wal
-    const l3 = this.#l3
-    if (!wal || !l3) return 0
-    if (!this.#l3Connected) {
-      await l3.connect()
-      this.#l3Connected = true
-      this.logger.info('L3 connected after a degraded start')
-      this.#backgroundWarmUp()
+  async #drainBatch(): Promise<number> {
+    const wal = this.#wal!
+    const l3 = this.#l3!
+    if (!this.#l3Connected) await this.#connectL3Late(l3)
+    let records: WalRecord[]
+    try {
+      records = await wal.peek(WAL_DRAIN_BATCH)
+    } catch (error) {
+      const seq = error instanceof CorruptDataError ? (await wal.stats()).oldestSeq : undefined
+      if (seq === undefined) throw error
+      this.#deadLetter(`wal seq ${seq}`, errorMessage(error), 'wal', seq)
+      await this.#walAcked(seq)
+      return 1
     }
-    let applied = 0
-    for (;;) {
-      const records = await wal.peek(WAL_DRAIN_BATCH)
-      if (records.length === 0) break
-      // Consecutive puts go in one batch; a delete flushes the puts before it (order per id kept).
-      let run: ItemRecord[] = []
-      const touched: string[] = []
-      const created: string[] = []
-      const deleted: string[] = []
-      const flushRun = async () => {
-        if (!run.length) return
-        for (const o of await l3.putBatch(run)) {
-          if (o.status === 'written') {
-            touched.push(o.id)
-            if (o.created !== false && (o.created === true || !this.#filter.filter.mightContain(o.id)))
-              created.push(o.id)
-          } else if (o.status === 'rejected') this.#deadLetter(o.id, o.reason ?? 'rejected by L3')
-        }
-        run = []
-      }
-      for (const r of records) {
-        if (r.op === 'put' && r.row) run.push(r.row)
-        else {
-          await flushRun()
-          const gone = await l3.deleteBatch([r.id])
-          deleted.push(...gone)
-          touched.push(...gone)
-        }
-      }
-      await flushRun()
-      this.#filter.committed(created, deleted)
-      await this.#mirror(touched)
-      const last = records[records.length - 1]!.seq
-      for (const r of records) {
-        const at = this.#walOutstanding.indexOf(r.seq)
-        if (at >= 0) this.#walOutstanding.splice(at, 1)
-      }
-      const removed = await wal.ack(last)
-      this.#walRows = Math.max(0, this.#walRows - removed)
-      this.#walPressure = wal.pressure()
-      applied += records.length
+    const backlog = records.filter((r) => r.seq <= this.#tracker.backlogUpTo)
+    if (backlog.length === 0) {
+      this.#tracker.acked(this.#tracker.backlogUpTo)
+      return 0
     }
-    if (applied) this.logger.info({ applied, reason }, 'WAL drained into L3')
+    const t = performance.now()
+    const touched: string[] = []
+    const created: string[] = []
+    const deleted: string[] = []
+    for (let i = 0; i < backlog.length; ) {
+      const op = backlog[i]!.op
+      let j = i + 1
+      while (j < backlog.length && backlog[j]!.op === op) j++
+      const run = backlog.slice(i, j)
+      i = j
+      const seqOf = (id: string) => run.find((r) => r.id === id)?.seq
+      if (op === 'put') {
+        const { results, poison } = await isolate(
+          run.map((r) => r.row!),
+          (rows) => l3.putBatch(rows),
+        )
+        for (const o of results) {
+          if (o.status === 'written') touched.push(o.id)
+          else if (o.status === 'rejected')
+            this.#deadLetter(o.id, o.reason ?? 'rejected by L3', 'wal', seqOf(o.id))
+        }
+        created.push(...this.#createdIds(results))
+        for (const { item, error } of poison)
+          this.#deadLetter(item.id, errorMessage(error), 'wal', seqOf(item.id))
+      } else {
+        const ids = run.map((r) => r.id)
+        const { results, poison } = await isolate(ids, (part) => l3.deleteBatch(part))
+        deleted.push(...results)
+        touched.push(...ids)
+        for (const { item, error } of poison) this.#deadLetter(item, errorMessage(error), 'wal', seqOf(item))
+      }
+    }
+    this.#filter.committed(created, deleted)
+    await this.#mirror(touched)
+    await this.#walAcked(backlog[backlog.length - 1]!.seq)
     this.#l3Healthy = true
-    return applied
+    this.metrics.count(
+      METRIC.operations,
+      { tier: 'WAL', operation: 'drain', status: 'success' },
+      backlog.length,
+    )
+    this.metrics.record(METRIC.operationSeconds, (performance.now() - t) / 1000, {
+      tier: 'WAL',
+      operation: 'drain',
+    })
+    if (!this.#tracker.backlog) this.logger.info({ wal_rows: this.#walRows }, 'WAL backlog drained into L3')
+    return backlog.length
+  }
+
+  async #connectL3Late(l3: L3Store): Promise<void> {
+    await l3.connect()
+    this.#l3Connected = true
+    this.#l3Healthy = true
+    this.logger.info('L3 connected after a degraded start')
+    this.#backgroundWarmUp()
+    // L2 was attached without comparing it with L3: repair it once the backlog is in.
+    if (this.#backends?.l2) this.#l2RepairWanted = true
+  }
+
+  // ── L2 away and back (SPEC §8, §9) ────────────────────────────────────────────────────────────
+
+  async #connectL2(): Promise<void> {
+    const b = this.#backends!
+    await b.l2!.connect()
+    await b.cdc?.connect?.()
+    this.#l2Connected = true
+  }
+
+  /** Merkle-guided repair of L2 from L3 (equal branches are never visited); resolves with the ids rewritten or removed. */
+  async #repairL2(): Promise<Set<string>> {
+    const l2 = this.#backends?.l2
+    const l3 = this.#l3
+    if (!l2 || !l3 || !this.#l3Connected || !this.config.merkle.enabled) return new Set()
+    const d = await repairL2FromL3(l3, l2)
+    this.#l2RepairWanted = false
+    return new Set([...d.divergent, ...d.localOnly, ...d.remoteOnly])
+  }
+
+  /**
+   * Runs `work` against L2 when it is attached; when it is away or the work fails, the ids `missed`
+   * names are remembered for the repair. Resolves with whether the work was done.
+   */
+  async #toL2(
+    operation: string,
+    missed: () => Iterable<[string, number | undefined]>,
+    work: (l2: L2Store) => Promise<void>,
+  ): Promise<boolean> {
+    if (!this.#backends?.l2) return true
+    const l2 = this.#l2
+    if (!l2) {
+      for (const [id, ttl] of missed()) this.#missL2(id, ttl)
+      return false
+    }
+    try {
+      await work(l2)
+      return true
+    } catch (error) {
+      this.#l2Failed(error, operation, missed())
+      return false
+    }
+  }
+
+  /** An L2 call failed: counted, logged; an outage marks L2 away, and `missed` ids are remembered for repair. */
+  #l2Failed(error: unknown, operation: string, missed?: Iterable<[string, number | undefined]>): void {
+    const outage = isOutage(error)
+    this.metrics.count(METRIC.errors, { tier: 'L2', operation, reason: outage ? 'unavailable' : 'rejected' })
+    if (missed) for (const [id, ttl] of missed) this.#missL2(id, ttl)
+    if (outage) this.#l2Down(error)
+    else this.logger.warn({ error: errorMessage(error), operation }, 'L2 refused a call')
+  }
+
+  #missL2(id: string, ttl: number | undefined): void {
+    if (this.#l2MissedOverflow) return
+    this.#l2Missed.set(id, ttl)
+    if (this.#l2Missed.size > MAX_L2_MISSED) {
+      this.#l2Missed.clear()
+      this.#l2MissedOverflow = true
+      this.logger.warn(
+        { limit: MAX_L2_MISSED },
+        'Too many L2 writes missed to remember each; the Merkle repair will restore L2 from L3',
+      )
+    }
+  }
+
+  /** L2 is away: reads go to L3, flushes skip it (remembering what it missed), a probe watches for its return. */
+  #l2Down(error: unknown): void {
+    if (this.#l2Up)
+      this.logger.warn(
+        { error: errorMessage(error) },
+        'L2 unavailable: reads fall through to L3, missed writes are repaired when it returns',
+      )
+    this.#l2Up = false
+    if (this.#l2Probe || this.#state === 'ShuttingDown' || this.#state === 'Stopped') return
+    this.#l2Probe = setInterval(() => void this.#probeL2(), this.config.resilience.probeIntervalMs)
+    this.#l2Probe.unref()
+  }
+
+  /** One probe of an L2 that went away (its circuit's half-open call); when it answers, it is repaired and attached. */
+  async #probeL2(): Promise<void> {
+    const l2 = this.#backends?.l2
+    if (!l2 || this.#state !== 'Ready' || this.#l2Probing) return
+    this.#l2Probing = true
+    const timeoutMs = this.config.resilience.l2TimeoutMs
+    try {
+      if (!this.#l2Connected) await this.#connectL2()
+      await this.#l2Guard.run(
+        'probe',
+        async () => {
+          const h = await l2.health(timeoutMs)
+          if (!h.ok) throw new BackendUnavailableError('L2', h.error ?? 'health probe failed')
+        },
+        { timeoutMs, retry: false },
+      )
+      await this.#onChain(() => this.#recoverL2())
+    } catch (error) {
+      this.logger.debug({ error: errorMessage(error) }, 'L2 still away')
+    } finally {
+      this.#l2Probing = false
+    }
+  }
+
+  /**
+   * L2 answers again: a Merkle-guided repair from L3 (every id whose leaf differs, including a
+   * restarted, empty Redis), then every remembered id the repair did not cover (L2-only items, state
+   * changes, deletes), then L2 is attached again. On the flush chain, so no flush interleaves.
+   */
+  async #recoverL2(): Promise<void> {
+    const l2 = this.#backends?.l2
+    if (!l2 || this.#l2Up || this.#state !== 'Ready') return
+    const missed = this.#l2Missed
+    const overflow = this.#l2MissedOverflow
+    this.#l2Missed = new Map()
+    this.#l2MissedOverflow = false
+    const started = performance.now()
+    let repaired: Set<string>
+    try {
+      repaired = await this.#repairL2()
+      if (overflow && repaired.size === 0 && !(this.#l3 && this.config.merkle.enabled))
+        this.logger.warn('L2 missed more writes than remembered and has no Merkle tree to repair from')
+      const rest = new Map<string, number | undefined>()
+      for (const [id, ttl] of missed) if (!repaired.has(id) && !this.#queue.latest.has(id)) rest.set(id, ttl)
+      const l3 = this.#l3Connected ? this.#l3 : undefined
+      await repairL2Ids(l2, rest, l3, (id) => this.#l1.peek(id))
+      for (const id of rest.keys()) repaired.add(id)
+    } catch (error) {
+      for (const [id, ttl] of missed) if (!this.#l2Missed.has(id)) this.#missL2(id, ttl)
+      this.#l2MissedOverflow ||= overflow
+      throw error
+    }
+    this.#l2Up = true
+    this.#l2Guard.reset()
+    clearInterval(this.#l2Probe)
+    this.#l2Probe = undefined
+    this.metrics.count(
+      METRIC.operations,
+      { tier: 'L2', operation: 'repair', status: 'success' },
+      repaired.size,
+    )
+    this.logger.warn(
+      { repaired: repaired.size, ms: Math.round(performance.now() - started) },
+      'L2 back: repaired from L3 and attached again',
+    )
+    if (!this.#feed) await this.#startCoherence()
   }
 
   // ── filter ────────────────────────────────────────────────────────────────────────────────────
@@ -1220,9 +1750,7 @@ export class SyncEngine extends EventEmitter<Events> {
 
   /** Takes the snapshot between flushes, so the root it records matches the filter. */
   #snapshotFilter(reason: string): Promise<{ bytes: number; entries: number } | undefined> {
-    const run = this.#flushChain.then(() => this.#snapshotNow(reason))
-    this.#flushChain = run.catch(() => undefined)
-    return run.catch((error: unknown) => {
+    return this.#onChain(() => this.#snapshotNow(reason)).catch((error: unknown) => {
       this.logger.warn({ error: (error as Error).message }, 'Filter snapshot failed')
       return undefined
     })
@@ -1330,8 +1858,7 @@ export class SyncEngine extends EventEmitter<Events> {
         })
         rest = rest.filter((id) => !items.has(id))
       } catch (error) {
-        this.metrics.count(METRIC.errors, { tier: 'L2', operation: 'get', reason: 'unavailable' })
-        this.logger.warn({ error: (error as Error).message }, 'L2 read failed; falling through to L3')
+        this.#l2Failed(error, 'get')
       }
     }
     const l3 = this.#l3
@@ -1358,7 +1885,8 @@ export class SyncEngine extends EventEmitter<Events> {
           found.set(id, item)
           if (this.#promote(item, startEpoch)) backfill.push(item)
         }
-        if (l2 && backfill.length) void l2.putBatch(backfill).catch(() => undefined)
+        if (l2 && backfill.length && this.#l2Up)
+          l2.putBatch(backfill).catch((error: unknown) => this.#l2Failed(error, 'backfill'))
       }
     }
     return found
@@ -1414,9 +1942,16 @@ export class SyncEngine extends EventEmitter<Events> {
     validateId(id)
     if (!this.#filter.mightExist(id)) return false
     const l2 = this.#l2
-    if (l2 && (await l2.exists(id).catch(() => false))) return true
+    if (l2 && (await this.#l2Exists(l2, id))) return true
     const l3 = this.#l3
     return l3 ? l3.exists(id) : false
+  }
+
+  #l2Exists(l2: L2Store, id: string): Promise<boolean> {
+    return l2.exists(id).catch((error: unknown) => {
+      this.#l2Failed(error, 'exists')
+      return false
+    })
   }
 
   /** True while a write, delete or state change of `id` is queued or being flushed. */
@@ -1432,10 +1967,7 @@ export class SyncEngine extends EventEmitter<Events> {
     const pending = this.#queue.latest.has(id)
     const l2 = this.#l2
     const l3 = this.#l3
-    const [inL2, inL3] = await Promise.all([
-      l2 ? l2.exists(id).catch(() => false) : false,
-      l3 ? l3.exists(id) : false,
-    ])
+    const [inL2, inL3] = await Promise.all([l2 ? this.#l2Exists(l2, id) : false, l3 ? l3.exists(id) : false])
     const stored = l3 ? inL3 : inL2
     return { id, status: pending ? 'Pending' : stored ? 'Synced' : 'Missing', inL1, inL2, inL3 }
   }
@@ -1498,6 +2030,8 @@ export class SyncEngine extends EventEmitter<Events> {
       throw new InvalidArgumentError(operation, `${operation} needs an L3 store (this engine has sql: false)`)
     if (!this.#queue.empty) await this.flush('query')
     else await this.#flushChain
+    // Rows still in the WAL backlog belong in the answer: drain them first when L3 answers.
+    if (this.#tracker.backlog) await this.#onChain(() => this.#drainAll()).catch(() => undefined)
     return l3
   }
 
@@ -1716,14 +2250,23 @@ export class SyncEngine extends EventEmitter<Events> {
       )
       return Promise.race([answer, timeout])
     }
-    const [l2, l3] = await Promise.all([probe(this.#backends?.l2), probe(this.#l3)])
+    const [l2Probe, l3Probe] = await Promise.all([probe(this.#backends?.l2), probe(this.#l3)])
+    const l2: TierHealth = l2Probe.configured
+      ? {
+          ...l2Probe,
+          circuit: this.#l2Guard.circuit,
+          attached: this.#l2Up,
+          pendingRepairs: this.#l2Missed.size,
+        }
+      : l2Probe
+    const l3: TierHealth = l3Probe.configured ? { ...l3Probe, circuit: this.#l3Guard.circuit } : l3Probe
     const pressure = this.pressure()
-    const level = pressureLevel(pressure, this.config.backpressure)
+    const level = this.pressureLevel()
     const l1 = this.#backends?.l1
     const walStats = this.#wal && READABLE.has(this.#state) ? await this.#wal.stats() : { rows: 0, bytes: 0 }
     return {
       state: this.#state,
-      acceptingWrites: this.#state === 'Ready' && pressureRank(level) < pressureRank('Critical'),
+      acceptingWrites: this.#state === 'Ready' && pressureRank(level) < CRITICAL,
       pressure,
       level,
       l1: {
@@ -1734,7 +2277,12 @@ export class SyncEngine extends EventEmitter<Events> {
       },
       l2,
       l3,
-      wal: { rows: walStats.rows, bytes: walStats.bytes, pressure: this.#walPressure },
+      wal: {
+        rows: walStats.rows,
+        bytes: walStats.bytes,
+        pressure: this.#walPressure,
+        backlog: this.#tracker.backlog,
+      },
       pipeline: { items: this.#queue.count, bytes: this.#queue.bytes },
       filter: {
         trust: this.#filter.trust,
@@ -1756,7 +2304,7 @@ export class SyncEngine extends EventEmitter<Events> {
       backends: () => {
         const out: { backend: string; healthy: boolean }[] = []
         if (this.#backends?.l3) out.push({ backend: this.#backends.l3Name ?? 'l3', healthy: this.#l3Healthy })
-        if (this.#backends?.l2) out.push({ backend: this.#backends.l2Name ?? 'l2', healthy: this.#l2Healthy })
+        if (this.#backends?.l2) out.push({ backend: this.#backends.l2Name ?? 'l2', healthy: this.#l2Up })
         return out
       },
     }

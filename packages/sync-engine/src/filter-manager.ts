@@ -38,7 +38,7 @@ export class FilterManager extends EventEmitter<{
   insertsSinceSnapshot = 0
   #warming: Promise<WarmUpReport> | undefined
   /** Ids created while a warm-up scans, added to the new filter before it takes over. */
-  #journal: string[] | undefined
+  #journal: Set<string> | undefined
   /**
    * True while every fingerprint is one this process inserted for an id it knows L3 created. Writes
    * by other processes make that unknowable; then deletes stop removing fingerprints (a leftover is
@@ -91,7 +91,7 @@ export class FilterManager extends EventEmitter<{
   /** Ids L3 reported as newly created and ids it reported deleted. */
   committed(created: readonly string[], deleted: readonly string[]): void {
     for (const id of created) this.filter.add(id)
-    this.#journal?.push(...created)
+    if (this.#journal) for (const id of created) this.#journal.add(id)
     // A delete during a warm-up is not replayed into the new filter: its fingerprint may or may not
     // be there yet, and removing one that is not would hit another id's. A leftover is only a false positive.
     if (this.#exact) for (const id of deleted) this.filter.remove(id)
@@ -105,7 +105,7 @@ export class FilterManager extends EventEmitter<{
    */
   foreign(written: readonly string[]): void {
     // A warm-up in progress may have scanned past these ids already: its new filter gets them all.
-    this.#journal?.push(...written)
+    if (this.#journal) for (const id of written) this.#journal.add(id)
     for (const id of written) {
       if (this.filter.mightContain(id)) this.#exact = false
       else {
@@ -173,18 +173,24 @@ export class FilterManager extends EventEmitter<{
       initialCapacity: Math.max(this.options.initialCapacity, Math.ceil(total * 1.1)),
       fingerprintBits: this.options.fingerprintBits,
     })
-    this.#journal = []
+    const journal = new Set<string>()
+    this.#journal = journal
+    // Journal ids the scan itself added (the write committed before the scan read it): not added twice.
+    const seen = new Set<string>()
     let scanned = 0
     let after: string | undefined
     for (;;) {
       const ids = await l3.scanIds(after, pageSize)
       if (ids.length === 0) break
-      for (const id of ids) next.add(id)
+      for (const id of ids) {
+        next.add(id)
+        if (journal.has(id)) seen.add(id)
+      }
       scanned += ids.length
       after = ids[ids.length - 1]
       this.emit('progress', { scanned, total, done: false })
     }
-    for (const id of this.#journal) next.add(id)
+    for (const id of journal) if (!seen.has(id)) next.add(id)
     this.filter = next
     this.#exact = true
     this.insertsSinceSnapshot = scanned

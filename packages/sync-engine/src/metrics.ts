@@ -2,7 +2,17 @@ import type { Attributes, Histogram, Meter, MeterProvider, ObservableResult } fr
 import { createNoopMeter } from '@opentelemetry/api'
 import { lazyMeter, METRIC } from '@sync-engine/core'
 
+/** Metrics of this package beyond SPEC §11's list. */
+export const ENGINE_METRIC = {
+  /** Backpressure level changes, labelled `from` and `to`. */
+  backpressureTransitions: 'sync_engine_backpressure_transitions_total',
+  /** Circuit breaker state changes, labelled `backend` (`L2`/`L3`) and `state`. */
+  circuitTransitions: 'sync_engine_circuit_transitions_total',
+} as const
+
 type CounterName =
+  | typeof ENGINE_METRIC.backpressureTransitions
+  | typeof ENGINE_METRIC.circuitTransitions
   | typeof METRIC.operations
   | typeof METRIC.bytesWritten
   | typeof METRIC.itemsWritten
@@ -27,6 +37,8 @@ const COUNTERS: Record<CounterName, string> = {
   [METRIC.filterChecks]: 'Cuckoo filter checks, by result',
   [METRIC.merkleOperations]: 'Merkle tree operations, by store, operation and status',
   [METRIC.cdcEntries]: 'Change-stream entries appended, by op',
+  [ENGINE_METRIC.backpressureTransitions]: 'Backpressure level changes, by from and to level',
+  [ENGINE_METRIC.circuitTransitions]: 'Circuit breaker state changes, by backend and state',
 }
 
 const HISTOGRAMS: Record<HistogramName, { description: string; unit: string }> = {

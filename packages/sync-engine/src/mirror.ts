@@ -1,4 +1,4 @@
-import type { L2Store, L3Store, MerkleNode, MerkleNodeStore } from '@sync-engine/core'
+import type { ItemRecord, L2Store, L3Store, MerkleNode, MerkleNodeStore } from '@sync-engine/core'
 import { diff, type MerkleDiff, type MerkleDiffSource } from '@sync-engine/merkle'
 
 /** A node store seen as one side of a Merkle diff. */
@@ -61,4 +61,39 @@ export async function repairL2FromL3(l3: L3Store, l2: L2Store): Promise<MerkleDi
   const ids = [...fromL3, ...difference.remoteOnly]
   for (let i = 0; i < ids.length; i += 1000) await mirrorPaths(l3.merkle, l2.merkle, ids.slice(i, i + 1000))
   return difference
+}
+
+/**
+ * Brings the given ids of L2 up to date after writes that missed it (L2 was away): each id is
+ * rewritten from L3, else from `cached` (items that live in L1 and L2 only), else removed from L2.
+ * `ids` maps each id to the TTL (seconds) of the last write that missed L2. Resolves with how many ids
+ * were rewritten or removed.
+ */
+export async function repairL2Ids(
+  l2: L2Store,
+  ids: ReadonlyMap<string, number | undefined>,
+  l3: L3Store | undefined,
+  cached: (id: string) => ItemRecord | undefined,
+): Promise<number> {
+  const all = [...ids.keys()]
+  for (let i = 0; i < all.length; i += 1000) {
+    const chunk = all.slice(i, i + 1000)
+    const stored = l3 ? (await l3.getMany(chunk)).items : new Map<string, ItemRecord>()
+    const byTtl = new Map<number | undefined, ItemRecord[]>()
+    const gone: string[] = []
+    for (const id of chunk) {
+      const item = stored.get(id) ?? cached(id)
+      if (!item) {
+        gone.push(id)
+        continue
+      }
+      const ttl = ids.get(id)
+      const group = byTtl.get(ttl)
+      if (group) group.push(item)
+      else byTtl.set(ttl, [item])
+    }
+    for (const [ttl, items] of byTtl) await l2.putBatch(items, ttl === undefined ? {} : { ttlSeconds: ttl })
+    if (gone.length) await l2.deleteBatch(gone)
+  }
+  return all.length
 }

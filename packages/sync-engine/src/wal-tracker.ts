@@ -1,0 +1,94 @@
+/**
+ * Which WAL records this process still needs, and how far the log may be acknowledged (SPEC §5.3).
+ *
+ * Two kinds of record share the log, in one sequence order:
+ * - shadow records of `local` writes, appended at submit: done once their id's latest write commits
+ *   to L3 (or is replayed by a drain);
+ * - backlog records, the L3 mutations of flushes that could not reach L3 (or found in the log at
+ *   start): only the drain applies them, in order. While any exist, every flush goes to the log
+ *   behind them, so per-id order holds end to end.
+ *
+ * The log is acknowledged as a prefix: up to the first record that is not done yet.
+ */
+export class WalTracker {
+  // Outstanding records in sequence order (parallel arrays read from `#head`).
+  #seqs: number[] = []
+  #ids: string[] = []
+  #head = 0
+  readonly #done = new Set<number>()
+  /** Outstanding records per id. */
+  readonly #perId = new Map<string, number>()
+  /** Every record with seq ≤ this is gone from the log. */
+  ackedUpTo = 0
+  /** The last backlog record; the backlog is drained once `ackedUpTo` reaches it. */
+  backlogUpTo = 0
+
+  /** Records just appended, in seq order. */
+  add(records: readonly { seq: number; id: string }[], backlog: boolean): void {
+    for (const r of records) {
+      this.#seqs.push(r.seq)
+      this.#ids.push(r.id)
+      this.#perId.set(r.id, (this.#perId.get(r.id) ?? 0) + 1)
+    }
+    const last = records[records.length - 1]
+    if (backlog && last) this.backlogUpTo = Math.max(this.backlogUpTo, last.seq)
+  }
+
+  /** Records a drain must apply exist (appended by failed flushes, or found at start). */
+  get backlog(): boolean {
+    return this.backlogUpTo > this.ackedUpTo
+  }
+
+  /** Whether the log still holds a record of `id` written by this process. */
+  has(id: string): boolean {
+    return this.#perId.has(id)
+  }
+
+  get outstanding(): number {
+    return this.#seqs.length - this.#head
+  }
+
+  /**
+   * A shadow record whose write committed. Resolves to the seq up to which the log may now be
+   * acknowledged (every record before it is done too), or `undefined`.
+   */
+  done(seq: number): number | undefined {
+    if (seq <= this.ackedUpTo) return undefined
+    this.#done.add(seq)
+    let upto: number | undefined
+    while (this.#head < this.#seqs.length && this.#done.has(this.#seqs[this.#head]!)) {
+      upto = this.#seqs[this.#head]!
+      this.#done.delete(upto)
+      this.#pop()
+    }
+    if (upto !== undefined) this.ackedUpTo = Math.max(this.ackedUpTo, upto)
+    this.#compact()
+    return upto
+  }
+
+  /** Every record with seq ≤ `seq` left the log (a drain applied them). */
+  acked(seq: number): void {
+    while (this.#head < this.#seqs.length && this.#seqs[this.#head]! <= seq) {
+      this.#done.delete(this.#seqs[this.#head]!)
+      this.#pop()
+    }
+    this.ackedUpTo = Math.max(this.ackedUpTo, seq)
+    this.#compact()
+  }
+
+  #pop(): void {
+    const id = this.#ids[this.#head]!
+    const n = this.#perId.get(id) ?? 1
+    if (n <= 1) this.#perId.delete(id)
+    else this.#perId.set(id, n - 1)
+    this.#head++
+  }
+
+  #compact(): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#seqs.length) {
+      this.#seqs = this.#seqs.slice(this.#head)
+      this.#ids = this.#ids.slice(this.#head)
+      this.#head = 0
+    }
+  }
+}
