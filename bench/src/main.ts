@@ -1,12 +1,25 @@
 import { readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { type BenchGroup, machineInfo, runGroups, writeResults } from './harness.js'
+import {
+  type AnyGroup,
+  machineInfo,
+  readResults,
+  runGroups,
+  type Suite,
+  serverVersions,
+  writeMarkdown,
+  writeResults,
+} from './harness.js'
 
 /**
- * `pnpm bench [--quick] [--filter NAME]`: runs every suite in `src/suites/` (each default-exports a
- * function returning its groups), prints a table per group and writes `results/latest.json`.
- * `--quick` is a smoke run that checks the harness and the suites work; its times mean nothing.
+ * `pnpm bench [--quick] [--filter NAME] [--markdown]`: runs every suite in `src/suites/` (each
+ * default-exports a function returning its groups), prints a table per group, writes
+ * `results/latest.json` and the results section of BENCHMARKS.md at the repository root.
+ * - `--quick` is a smoke run that checks the harness and the suites work; its times mean nothing, it
+ *   writes `results/quick.json` only.
+ * - `--filter NAME` runs the groups whose name contains NAME and merges their figures into latest.json.
+ * - `--markdown` runs nothing: it rewrites BENCHMARKS.md's results section from latest.json.
  */
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -14,20 +27,40 @@ const filterAt = args.indexOf('--filter')
 const filter = filterAt >= 0 ? args[filterAt + 1] : undefined
 
 const here = dirname(fileURLToPath(import.meta.url))
-const suiteDir = join(here, 'suites')
-const info = machineInfo()
-console.log(`# sync-engine benchmarks${quick ? ' (quick smoke run: times are not meaningful)' : ''}`)
-console.log(`node ${info.node} · ${info.cpu} · ${info.os}`)
+const latest = join(here, '..', 'results', 'latest.json')
+const benchmarksMd = join(here, '..', '..', 'BENCHMARKS.md')
 
-const groups: BenchGroup[] = []
+if (args.includes('--markdown')) {
+  writeMarkdown(benchmarksMd, readResults(latest))
+  console.log('BENCHMARKS.md results section rewritten from bench/results/latest.json')
+  process.exit(0)
+}
+
+const started = performance.now()
+const machine = { ...machineInfo(), ...(await serverVersions()) }
+console.log(`# sync-engine benchmarks${quick ? ' (quick smoke run: times are not meaningful)' : ''}`)
+console.log(
+  `node ${machine.node} · ${machine.cpu} · ${machine.memory} · ${machine.os} · redis ${machine.redis} · mariadb ${machine.mariadb} · sqlite ${machine.sqlite}`,
+)
+
+const suiteDir = join(here, 'suites')
+const groups: AnyGroup[] = []
 for (const file of readdirSync(suiteDir)
   .filter((f) => f.endsWith('.ts'))
   .sort()) {
-  const mod = (await import(pathToFileURL(join(suiteDir, file)).href)) as {
-    default: (o: { quick: boolean }) => BenchGroup[] | Promise<BenchGroup[]>
-  }
+  const mod = (await import(pathToFileURL(join(suiteDir, file)).href)) as { default: Suite }
   groups.push(...(await mod.default({ quick })))
 }
-const results = await runGroups(groups, { quick, filter })
-writeResults(join(here, '..', 'results', quick ? 'quick.json' : 'latest.json'), results, quick)
-console.log(`\n${results.length} figures written to bench/results/${quick ? 'quick' : 'latest'}.json`)
+const run = await runGroups(groups, { quick, filter })
+const figures = run.results.length + run.measurements.length
+const minutes = ((performance.now() - started) / 60_000).toFixed(1)
+if (quick) {
+  writeResults(join(here, '..', 'results', 'quick.json'), run, machine, true, false)
+  console.log(`\n${figures} figures written to bench/results/quick.json in ${minutes} min`)
+} else {
+  const file = writeResults(latest, run, machine, false, filter !== undefined)
+  writeMarkdown(benchmarksMd, file)
+  console.log(`\n${figures} figures written to bench/results/latest.json and BENCHMARKS.md in ${minutes} min`)
+}
+// Suites close what they open; a handle a peer library keeps must not hold the run open.
+process.exit(0)
