@@ -9,6 +9,8 @@ const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
 const PIPELINE = 1000
 /** Sequential gets per measured call (one get is ~50 µs, near the timer's noise). */
 const GETS = 20
+/** Ids the get benchmark cycles through. */
+const HOT = 1000
 
 /**
  * The L2 tier against raw ioredis on the same server, keys and bytes:
@@ -34,11 +36,30 @@ export default function redisTierSuite({ quick }: { quick: boolean }): BenchGrou
   // The bytes the store writes for each item: the raw baseline SETs exactly these.
   let rawDocs: { key: string; value: Buffer }[] = []
 
-  const setup = async () => {
-    await raw.connect()
-    await store.connect()
-    await publisher.connect()
-    await store.putBatch(items)
+  /** Deletes the keys under `pattern` (this run's, or those a crashed run left). */
+  const sweep = async (pattern: string) => {
+    let cursor = '0'
+    do {
+      const [next, keys] = await raw.scan(cursor, 'MATCH', pattern, 'COUNT', 5000)
+      cursor = next
+      if (keys.length > 0) await raw.unlink(...keys)
+    } while (cursor !== '0')
+  }
+  /** Each group connects, writes the first `count` items through the store, and cleans up after itself. */
+  const setupWith = (count: number) => async () => {
+    await Promise.all([raw.connect(), store.connect(), publisher.connect()])
+    await sweep('bench:redis-tier:*')
+    await store.putBatch(items.slice(0, count))
+  }
+  const teardown = async () => {
+    await sweep(`${prefix}*`)
+    const ended = new Promise((resolve) => raw.once('end', resolve))
+    raw.disconnect()
+    await Promise.all([store.close(), publisher.close(), ended])
+  }
+  const setupPut = async () => {
+    await setupWith(items.length)()
+    // The bytes the store wrote for each item: the raw baseline SETs exactly these.
     rawDocs = []
     for (let at = 0; at < items.length; at += PIPELINE) {
       const keys = items.slice(at, at + PIPELINE).map((i) => `${prefix}store:${i.id}`)
@@ -47,17 +68,6 @@ export default function redisTierSuite({ quick }: { quick: boolean }): BenchGrou
         rawDocs.push({ key: `${prefix}raw:${key}`, value: chunk[k]! })
       })
     }
-  }
-  const teardown = async () => {
-    let cursor = '0'
-    do {
-      const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000)
-      cursor = next
-      if (keys.length > 0) await raw.unlink(...keys)
-    } while (cursor !== '0')
-    await store.close()
-    await publisher.close()
-    raw.disconnect()
   }
 
   const rawSets: BenchCase = {
@@ -82,7 +92,7 @@ export default function redisTierSuite({ quick }: { quick: boolean }): BenchGrou
 
   let next = 0
   const hot = () => {
-    next = (next + 1) % Math.min(1000, items.length)
+    next = (next + 1) % Math.min(HOT, items.length)
     return items[next]!
   }
   const rawGet: BenchCase = {
@@ -160,19 +170,26 @@ export default function redisTierSuite({ quick }: { quick: boolean }): BenchGrou
       baseline: rawSets,
       cases: [putBatch],
       targets: { [putBatch.name]: 0.8 },
-      setup,
+      setup: setupPut,
+      teardown: async () => {
+        rawDocs = []
+        await teardown()
+      },
     },
     {
       name: 'redis-tier: get of a hit',
       baseline: rawGet,
       cases: [storeGet],
       targets: { [storeGet.name]: 0.83 },
+      setup: setupWith(HOT),
+      teardown,
     },
     {
       name: `redis-tier: CDC publish of ${changes} changes`,
       baseline: rawXadd,
       cases: [publish],
       targets: { [publish.name]: 0.8 },
+      setup: setupWith(0),
       teardown,
     },
   ]

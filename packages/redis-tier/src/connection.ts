@@ -202,9 +202,19 @@ export class RedisConnection {
     }
   }
 
-  /** Closes the client if this package created it (a caller's client is left alone). */
+  /**
+   * Closes the client if this package created it (a caller's client is left alone), and resolves
+   * once it has ended, so a `connect()` right after starts afresh.
+   */
   async close(): Promise<void> {
-    if (this.#owned) this.client.disconnect()
+    if (!this.#owned) return
+    const client = this.client
+    const ended =
+      this.#stopped || client.status === 'wait' || client.status === 'end'
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => client.once('end', () => resolve()))
+    client.disconnect()
+    await withTimeout(ended, 1000, 'redis close').catch(() => {})
   }
 
   /** Runs one client call, mapping transport errors; Redis error replies are rethrown as they are. */

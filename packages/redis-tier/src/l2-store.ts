@@ -41,9 +41,9 @@ import { MUTATE, READ, SCRIPTS } from './scripts.js'
 const ITEMS_PER_SCRIPT = 100
 const BYTES_PER_SCRIPT = 1024 * 1024
 /** Items encoded and sent together by `putBatch` (the next chunk is encoded while Redis runs this one). */
-const WRITE_CHUNK = 1000
+const WRITE_CHUNK = 500
 /** Chunks of one `putBatch` in flight at once. */
-const WRITE_WINDOW = 3
+const WRITE_WINDOW = 2
 /** Ids read per round of `byState`. */
 const STATE_PAGE = 1000
 
