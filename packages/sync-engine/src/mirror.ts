@@ -1,11 +1,45 @@
 import type { ItemRecord, L2Store, L3Store, MerkleNode, MerkleNodeStore } from '@sync-engine/core'
 import { diff, type MerkleDiff, type MerkleDiffSource } from '@sync-engine/merkle'
 
-/** A node store seen as one side of a Merkle diff. */
+/** Paths per `getChildren` call of a diff. */
+const DIFF_BATCH = 1000
+
+interface ChildrenRequest {
+  readonly path: string
+  resolve(children: ReadonlyMap<string, string>): void
+  reject(error: unknown): void
+}
+
+/**
+ * A node store seen as one side of a Merkle diff. The diff asks for a whole level's children at
+ * once, path by path; those asks are gathered within the turn into `getChildren` calls of up to
+ * `DIFF_BATCH` paths, so a diff costs one round trip per level and batch, not one per node.
+ */
 export function diffSource(store: MerkleNodeStore): MerkleDiffSource {
+  let pending: ChildrenRequest[] | undefined
+  const send = async (batch: ChildrenRequest[]) => {
+    try {
+      const found = await store.getChildren(batch.map((r) => r.path))
+      for (const r of batch) r.resolve(found.get(r.path) ?? new Map())
+    } catch (error) {
+      for (const r of batch) r.reject(error)
+    }
+  }
+  const flush = async () => {
+    const requests = pending ?? []
+    pending = undefined
+    for (let i = 0; i < requests.length; i += DIFF_BATCH) await send(requests.slice(i, i + DIFF_BATCH))
+  }
   return {
     rootHash: async () => (await store.getNodes([''])).get('')?.hash ?? null,
-    children: async (path) => (await store.getChildren([path])).get(path) ?? new Map(),
+    children: (path) =>
+      new Promise((resolve, reject) => {
+        if (pending === undefined) {
+          pending = []
+          queueMicrotask(() => void flush())
+        }
+        pending.push({ path, resolve, reject })
+      }),
   }
 }
 
