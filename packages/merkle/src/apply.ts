@@ -83,7 +83,7 @@ function* planBatch(batch: MerkleBatch): Plan {
   let levels = touchedLevels(effect)
   const before = (yield {
     kind: 'getNodes',
-    paths: levels.length > 0 ? levels.flat() : [ROOT_PATH],
+    paths: levels.paths.length > 0 ? levels.paths.flat() : [ROOT_PATH],
   }) as ReadonlyMap<string, MerkleNode>
   const parents = interiorPaths(levels, before)
   const children =
@@ -91,42 +91,53 @@ function* planBatch(batch: MerkleBatch): Plan {
       ? new Map<string, ReadonlyMap<string, string>>()
       : ((yield { kind: 'getChildren', parents }) as ReadonlyMap<string, ReadonlyMap<string, string>>)
   if (dropNoOps(effect, before, children)) levels = touchedLevels(effect)
-  const { changes, root } = recompute(effect, levels, before, children)
+  const { changes, root } = recompute(levels, before, children)
   if (changes.upsert.length > 0 || changes.delete.length > 0) yield { kind: 'writeNodes', changes }
   return { root: root?.hash ?? null, leafCount: root?.count ?? 0, changes }
 }
 
-/** The ids and all their ancestors, grouped by depth (index 0 holds the root); empty for no ids. */
-function touchedLevels(ids: ReadonlyMap<string, unknown>): string[][] {
-  const levels: string[][] = []
-  const add = (path: string, depth: number) => {
-    let level = levels[depth]
-    if (!level) {
-      level = []
-      levels[depth] = level
+/**
+ * The touched paths grouped by depth (index 0 holds the root): the ids and all their ancestors.
+ * `ops[d][k]` is the effect on `paths[d][k]` when it is an id (new leaf hash, or `null` for a
+ * delete), `undefined` for an ancestor that is not an id.
+ */
+interface Levels {
+  readonly paths: string[][]
+  readonly ops: (string | null | undefined)[][]
+}
+
+function touchedLevels(effect: ReadonlyMap<string, string | null>): Levels {
+  const paths: string[][] = []
+  const ops: (string | null | undefined)[][] = []
+  const add = (path: string, depth: number, op: string | null | undefined) => {
+    if (!paths[depth]) {
+      paths[depth] = []
+      ops[depth] = []
     }
-    level.push(path)
+    paths[depth].push(path)
+    ops[depth]!.push(op)
   }
   // Ancestors that are not ids themselves, each once (ids are unique keys already).
   const ancestors = new Set<string>()
-  for (const id of ids.keys()) {
+  for (const [id, op] of effect) {
     let depth = pathDepth(id)
-    add(id, depth)
+    add(id, depth, op)
     for (let p = id; p !== ROOT_PATH; ) {
       p = parentPath(p)
       depth--
-      if (ids.has(p) || ancestors.has(p)) break
+      if (ancestors.has(p) || effect.has(p)) break
       ancestors.add(p)
-      add(p, depth)
+      add(p, depth, undefined)
     }
   }
-  return levels
+  return { paths, ops }
 }
 
 /** The touched paths that hold an interior node now: their children must be read. */
-function interiorPaths(levels: readonly string[][], before: ReadonlyMap<string, MerkleNode>): string[] {
+function interiorPaths(levels: Levels, before: ReadonlyMap<string, MerkleNode>): string[] {
   const out: string[] = []
-  for (const level of levels) for (const p of level ?? []) if (before.get(p)?.leaf === false) out.push(p)
+  for (const level of levels.paths)
+    for (const p of level ?? []) if (before.get(p)?.leaf === false) out.push(p)
   return out
 }
 
@@ -150,8 +161,7 @@ function dropNoOps(
 
 /** Recomputes the touched nodes level by level, deepest first; each changed node reports to its parent. */
 function recompute(
-  effect: ReadonlyMap<string, string | null>,
-  levels: readonly string[][],
+  levels: Levels,
   before: ReadonlyMap<string, MerkleNode>,
   children: ReadonlyMap<string, ReadonlyMap<string, string>>,
 ): { changes: MerkleNodeChanges; root: MerkleNode | undefined } {
@@ -159,15 +169,18 @@ function recompute(
   const remove: string[] = []
   const pending = new Map<string, ChildChanges>()
   let root = before.get(ROOT_PATH)
-  for (let depth = levels.length - 1; depth >= 0; depth--) {
-    for (const path of levels[depth] ?? []) {
+  for (let depth = levels.paths.length - 1; depth >= 0; depth--) {
+    const paths = levels.paths[depth] ?? []
+    const ops = levels.ops[depth] ?? []
+    for (let k = 0; k < paths.length; k++) {
+      const path = paths[k]!
       const old = before.get(path)
       let kids = NO_CHILDREN
       if (old?.leaf === false) {
         kids = children.get(path) ?? NO_CHILDREN
         if (kids.size === 0) throw new CorruptDataError(nodeLocation(path), 'interior node without children')
       }
-      const op = effect.get(path)
+      const op = ops[k]
       const ownLeaf =
         op !== undefined ? op : path === ROOT_PATH ? null : old?.leaf ? old.hash : (kids.get('') ?? null)
       const node = rebuildNode(path, old, kids, ownLeaf, pending.get(path), upsert, remove)

@@ -75,18 +75,23 @@ export class ChildTable implements ReadonlyMap<string, string> {
     for (let i = 0; i < this.#segments.length; i++) yield this.#node(i, pathOf(this.#segments[i]!))
   }
 
-  /** Sets the child at `segment` to `child`'s hash, leaf flag and count. */
-  put(segment: string, child: StagedChild): void {
+  /**
+   * Sets the child at `segment` to `child`'s hash, leaf flag and count; returns `true` when that was
+   * staged (a new child: `flush` merges it), `false` when an existing child was patched in place.
+   */
+  put(segment: string, child: StagedChild): boolean {
     const i = this.#position.get(segment)
     if (i !== undefined && !this.#staged?.has(segment)) {
       writeHash(this.#preimage, child.hash, this.#hashAt[i]!)
       this.#leaf[i] = child.leaf ? 1 : 0
       this.#count[i] = child.count
-      return
+      return false
     }
     this.#stage(segment, child)
+    return true
   }
 
+  /** Stages the removal of the child at `segment` (`flush` merges it). */
   remove(segment: string): void {
     this.#stage(segment, null)
   }
@@ -98,18 +103,7 @@ export class ChildTable implements ReadonlyMap<string, string> {
    */
   hashAfter(ownLeaf: string | null, changes: ReadonlyMap<string, string | null> | undefined): string | null {
     this.#merge()
-    const segments = ['']
-    const hashes = [ownLeaf]
-    if (changes) {
-      for (const [segment, hash] of changes) {
-        segments.push(segment)
-        hashes.push(hash)
-      }
-      sortChildren(segments, hashes)
-    }
-    const out = ensureScratch(this.#preimage.length + childrenBound(segments))
-    const { length, others } = this.#compose(segments, hashes, out)
-    return others === 0 ? null : sha256Hex(out.subarray(0, length))
+    return this.#patchedHash(ownLeaf, changes) ?? this.#composedHash(ownLeaf, changes)
   }
 
   /** Folds staged additions and removals in now (otherwise the next read does). */
@@ -140,6 +134,50 @@ export class ChildTable implements ReadonlyMap<string, string> {
     thisArg?: unknown,
   ): void {
     for (const [segment, hash] of this.entries()) callback.call(thisArg, hash, segment, this)
+  }
+
+  /**
+   * `hashAfter` when only hashes change (the own-leaf slot and every changed child exist already and
+   * stay): one copy of the preimage, patched. `undefined` otherwise.
+   */
+  #patchedHash(
+    ownLeaf: string | null,
+    changes: ReadonlyMap<string, string | null> | undefined,
+  ): string | null | undefined {
+    const slot = this.#position.get('')
+    if ((slot === undefined) !== (ownLeaf === null) || this.#segments.length === (slot === undefined ? 0 : 1))
+      return undefined
+    const length = this.#preimage.length
+    const buf = ensureScratch(length)
+    this.#preimage.copy(buf, 0, 0, length)
+    if (slot !== undefined) writeHash(buf, ownLeaf!, this.#hashAt[slot]!)
+    if (changes) {
+      for (const [segment, hash] of changes) {
+        const i = this.#position.get(segment)
+        if (i === undefined || hash === null) return undefined
+        writeHash(buf, hash, this.#hashAt[i]!)
+      }
+    }
+    return sha256Hex(buf.subarray(0, length))
+  }
+
+  /** `hashAfter` in general: the preimage composed from unchanged runs and the changed children. */
+  #composedHash(
+    ownLeaf: string | null,
+    changes: ReadonlyMap<string, string | null> | undefined,
+  ): string | null {
+    const segments = ['']
+    const hashes = [ownLeaf]
+    if (changes) {
+      for (const [segment, hash] of changes) {
+        segments.push(segment)
+        hashes.push(hash)
+      }
+      sortChildren(segments, hashes)
+    }
+    const out = ensureScratch(this.#preimage.length + childrenBound(segments))
+    const { length, others } = this.#compose(segments, hashes, out)
+    return others === 0 ? null : sha256Hex(out.subarray(0, length))
   }
 
   #hex(i: number): string {

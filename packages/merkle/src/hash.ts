@@ -210,12 +210,29 @@ export function hashSortedChildren(
   return sha256Hex(buf.subarray(0, writeChildren(buf, segments, hashes, badHash)))
 }
 
-/** Sorts parallel arrays of segments and hashes by segment byte order, in place. */
+/** Sorts parallel arrays of segments and hashes (or any values) by segment byte order, in place. */
 export function sortChildren<T>(segments: string[], hashes: T[]): void {
+  const n = segments.length
+  if (n <= 16) {
+    // Insertion sort: no allocation for the few changed children of a typical node.
+    for (let i = 1; i < n; i++) {
+      const segment = segments[i]!
+      const hash = hashes[i]!
+      let j = i - 1
+      while (j >= 0 && compareSegments(segments[j]!, segment) > 0) {
+        segments[j + 1] = segments[j]!
+        hashes[j + 1] = hashes[j]!
+        j--
+      }
+      segments[j + 1] = segment
+      hashes[j + 1] = hash
+    }
+    return
+  }
   const order = segments.map((_, i) => i).sort((i, j) => compareSegments(segments[i]!, segments[j]!))
   const s = order.map((i) => segments[i]!)
   const h = order.map((i) => hashes[i]!)
-  for (let i = 0; i < order.length; i++) {
+  for (let i = 0; i < n; i++) {
     segments[i] = s[i]!
     hashes[i] = h[i]!
   }

@@ -94,8 +94,7 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
         table = new ChildTable()
         this.#tables.set(parent, table)
       }
-      table.put(path.slice(dot + 1), node)
-      touched.add(table)
+      if (table.put(path.slice(dot + 1), node)) touched.add(table)
     }
     // Merge staged additions and removals once per table; drop tables left empty.
     for (const table of touched) table.flush()
