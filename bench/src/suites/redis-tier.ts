@@ -17,7 +17,8 @@ const HOT = 1000
  * - putBatch (guarded Lua script, state sets, validation, encoding) vs a raw pipeline of plain SETs
  *   of the very document bytes the store writes;
  * - get of a hit (GET + header parse + hash check + SyncItem) vs a raw GET of the same key;
- * - CDC publish (validation, meta JSON) vs raw pipelined XADDs of the same fields.
+ * - CDC publish (validation, meta JSON) vs raw pipelined XADDs of the same entries (the raw side
+ *   serializes each entry's meta and wraps its bytes too, with no validation).
  */
 export default function redisTierSuite({ quick }: { quick: boolean }): BenchGroup[] {
   const docs = quick ? 2_000 : 100_000
@@ -125,7 +126,8 @@ export default function redisTierSuite({ quick }: { quick: boolean }): BenchGrou
     },
   }))
   const streamKey = `${prefix}raw-cdc`
-  const xaddArgs = entries.map((e) => [
+  // What any publisher of these entries must do per entry: the meta JSON and a Buffer of the bytes.
+  const fieldsOf = (e: ChangeEntry) => [
     'op',
     e.op,
     'key',
@@ -133,7 +135,7 @@ export default function redisTierSuite({ quick }: { quick: boolean }): BenchGrou
     'hash',
     e.hash,
     'data',
-    Buffer.from(e.data!),
+    Buffer.from(e.data!.buffer, e.data!.byteOffset, e.data!.byteLength),
     'meta',
     JSON.stringify({
       content_type: e.meta.contentType,
@@ -142,16 +144,16 @@ export default function redisTierSuite({ quick }: { quick: boolean }): BenchGrou
       state: e.meta.state,
       origin: e.meta.origin,
     }),
-  ])
+  ]
   const rawXadd: BenchCase = {
     name: `raw ioredis pipeline XADD ×${changes}`,
     opsPerCall: changes,
     fn: async () => {
       const pipelines: Promise<unknown>[] = []
-      for (let at = 0; at < xaddArgs.length; at += PIPELINE) {
+      for (let at = 0; at < entries.length; at += PIPELINE) {
         const pipeline = raw.pipeline()
-        for (let i = at; i < Math.min(at + PIPELINE, xaddArgs.length); i++) {
-          pipeline.xadd(streamKey, 'MAXLEN', '~', 100_000, '*', ...xaddArgs[i]!)
+        for (let i = at; i < Math.min(at + PIPELINE, entries.length); i++) {
+          pipeline.xadd(streamKey, 'MAXLEN', '~', 100_000, '*', ...fieldsOf(entries[i]!))
         }
         pipelines.push(pipeline.exec())
       }
