@@ -141,7 +141,7 @@ describe('change stream', () => {
     await f.close()
     const batch = await pending
     expect(batch.changes).toEqual([])
-    expect(Date.now() - started).toBeLessThan(2000)
+    expect(Date.now() - started).toBeLessThan(5000) // generous: the read blocks for 10 s
     await expect(f.read()).rejects.toBeInstanceOf(BackendUnavailableError)
   })
 
