@@ -2,13 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { silentLogger } from '@sync-engine/core'
+import { SqliteWal } from '@sync-engine/wal'
 import { LRUCache } from 'lru-cache'
-import { SyncEngine, SyncItem } from 'sync-engine'
+import { SubmitOptions, SyncEngine, SyncItem } from 'sync-engine'
 import type { BenchGroup } from '../harness.js'
 
 /**
- * The engine's hot path through its public async API: an L1 hit vs lru-cache behind an `await`, and
- * `submit` with durability `memory` (embedded engine: SQLite L3 in a temp dir, flushing behind).
+ * The engine's hot path through its public async API: an L1 hit vs lru-cache behind an `await`,
+ * `submit` with durability `memory` (embedded engine: SQLite L3 in a temp dir, flushing behind), and
+ * what durability `local` (group-committed into the WAL, fsync per commit) costs against `memory`.
  */
 export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[] {
   const n = quick ? 1000 : 10_000
@@ -22,6 +24,7 @@ export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[]
   let engine: SyncEngine | undefined
   let version = 1
   let versions: SyncItem[] = items
+  let wal: SqliteWal | undefined
   return [
     {
       name: 'engine: L1 get hit (async API) vs lru-cache get behind await',
@@ -100,5 +103,84 @@ export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[]
         },
       ],
     },
+    {
+      name: 'engine: submit durability local vs memory (a burst of submits, awaited together)',
+      note:
+        'Each call submits n items in one turn and awaits them all, as concurrent callers do: `local` ' +
+        'group-commits the burst into the WAL (synchronous=FULL, one fsync per commit) before resolving. ' +
+        'Flushes to SQLite run behind, outside the timing. The last row appends the same rows straight ' +
+        'to a SqliteWal: the floor under `local`.',
+      setup: startEngine,
+      teardown: stopEngine,
+      baseline: burst('submit (memory)', { durability: 'memory' }),
+      cases: [
+        burst('submit (local)', SubmitOptions.local()),
+        {
+          name: 'SqliteWal.append of the same rows (no engine)',
+          opsPerCall: n,
+          beforeRound: newVersions,
+          fn: async () => {
+            const records = await wal!.append(
+              versions.map((row) => ({ id: row.id, op: 'put' as const, row })),
+            )
+            await wal!.ack(records[records.length - 1]!.seq)
+          },
+        },
+      ],
+      targets: { 'submit (local)': 0.3 },
+    },
+    {
+      name: 'engine: sustained writes durability local vs memory (a burst, then its flush to L3)',
+      note:
+        'Each call submits n items in one turn, awaits them, then awaits the flush that writes them to ' +
+        'SQLite (L3 with its Merkle tree): the whole cost of a write, with `local` adding its WAL commit ' +
+        'and the acknowledgement after the flush.',
+      setup: startEngine,
+      teardown: stopEngine,
+      baseline: burst('submit + flush (memory)', { durability: 'memory' }, true),
+      cases: [burst('submit + flush (local)', SubmitOptions.local(), true)],
+      targets: { 'submit + flush (local)': 0.3 },
+    },
   ]
+
+  async function startEngine() {
+    dir = mkdtempSync(join(tmpdir(), 'bench-engine-'))
+    engine = new SyncEngine({
+      sql: `sqlite:${dir}/l3.db`,
+      wal: { path: `${dir}/wal.db` },
+      logger: silentLogger,
+    })
+    await engine.start()
+    wal = new SqliteWal({ path: `${dir}/bare-wal.db` })
+  }
+
+  async function stopEngine() {
+    await engine?.shutdown()
+    await wal?.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+
+  async function newVersions() {
+    await engine!.flush()
+    version++
+    versions = items.map((item) => item.with({ version }))
+    // The content hash is computed once per item whatever the durability (here outside the timing
+    // for every case; `memory` would otherwise pay it in the flush, after the timing).
+    for (const item of versions) void item.contentHash
+  }
+
+  /** A case that submits every item once per call, concurrently, and awaits them together (then the flush). */
+  function burst(name: string, options: Parameters<SyncEngine['submit']>[1], flushed = false) {
+    return {
+      name,
+      opsPerCall: n,
+      beforeRound: newVersions,
+      fn: async () => {
+        const waits: Promise<void>[] = new Array(n)
+        for (let k = 0; k < n; k++) waits[k] = engine!.submit(versions[order[k]!]!, options)
+        await Promise.all(waits)
+        if (flushed) await engine!.flush()
+      },
+    }
+  }
 }

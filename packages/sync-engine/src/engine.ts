@@ -48,6 +48,7 @@ import {
   entryBytes,
   type PutEntry,
   type StateEntry,
+  type Waiter,
   WriteQueue,
 } from './pipeline.js'
 import {
@@ -276,10 +277,11 @@ export class SyncEngine extends EventEmitter<Events> {
   #walRows = 0
   /** Which WAL records are still needed; backlog vs shadow records of `local` writes. */
   readonly #tracker = new WalTracker()
-  /** WAL records of `local` writes whose id still has a write in the pipeline, by id. */
-  readonly #walSeqsById = new Map<string, number[]>()
+  /** Where the next acknowledgement of shadow records reaches (0: none scheduled). */
+  #ackUpTo = 0
+  /** `local` writes of this turn, group-committed into the WAL together; one promise for all of them. */
   #localBatch: PutEntry[] = []
-  #localWaiters: { resolve(): void; reject(e: unknown): void }[] = []
+  #localCommit: { promise: Promise<void>; waiter: Waiter<void> } | undefined
   /** Per-id epoch of its latest enqueued mutation, so a slow read never promotes a value older than it. */
   #epoch = 0
   readonly #writtenAt = new Map<string, number>()
@@ -734,25 +736,27 @@ export class SyncEngine extends EventEmitter<Events> {
 
   #durable(entry: PutEntry): Promise<void> {
     if (entry.options.durability === 'memory') return RESOLVED
-    const { promise, waiter } = deferred<void>()
     if (entry.options.durability === 'ground-truth') {
+      const { promise, waiter } = deferred<void>()
       entry.waiters.push(waiter)
       this.#scheduleFlush(true)
       return promise
     }
     // local: group-commit every `local` write of this event-loop turn into the WAL at once.
     this.#localBatch.push(entry)
-    this.#localWaiters.push(waiter)
-    if (this.#localBatch.length === 1) queueMicrotask(() => void this.#flushLocalLog())
-    return promise
+    if (!this.#localCommit) {
+      this.#localCommit = deferred<void>()
+      queueMicrotask(() => void this.#flushLocalLog())
+    }
+    return this.#localCommit.promise
   }
 
   async #flushLocalLog(): Promise<void> {
     const batch = this.#localBatch
-    const waiters = this.#localWaiters
-    if (batch.length === 0) return
+    const commit = this.#localCommit
+    if (batch.length === 0 || !commit) return
     this.#localBatch = []
-    this.#localWaiters = []
+    this.#localCommit = undefined
     try {
       const entries: WalEntry[] = new Array(batch.length)
       for (let i = 0; i < batch.length; i++) entries[i] = { id: batch[i]!.id, op: 'put', row: batch[i]!.item }
@@ -760,16 +764,16 @@ export class SyncEngine extends EventEmitter<Events> {
       this.#tracker.add(records, false)
       this.#walRows += records.length
       this.#walPressure = this.#wal!.pressure()
-      for (const record of records) {
-        // Done once the id's latest write is committed; already done if that happened meanwhile.
-        const seqs = this.#queue.latest.has(record.id) ? this.#walSeqsById.get(record.id) : undefined
-        if (seqs) seqs.push(record.seq)
-        else if (this.#queue.latest.has(record.id)) this.#walSeqsById.set(record.id, [record.seq])
-        else this.#walCommitted(record.seq)
+      for (let i = 0; i < records.length; i++) {
+        // Done once the id's latest write is committed (the record rides on that entry); done now if
+        // that already happened.
+        const latest = this.#queue.latest.get(batch[i]!.id)
+        if (latest) (latest.walSeqs ??= []).push(records[i]!.seq)
+        else this.#walCommitted(records[i]!.seq)
       }
-      for (const w of waiters) w.resolve()
+      commit.waiter.resolve()
     } catch (error) {
-      for (const w of waiters) w.reject(error)
+      commit.waiter.reject(error)
     }
   }
 
@@ -1249,13 +1253,13 @@ export class SyncEngine extends EventEmitter<Events> {
   }
 
   /**
-   * A delete committed straight to L3 while the WAL still holds an older record of its id (a `local`
-   * write not yet acknowledged) gets a delete record too, so a crash before the acknowledgement can
-   * never replay the old write over the delete.
+   * Deletes committed straight to L3 while the WAL still holds records not yet acknowledged (`local`
+   * writes, perhaps of these ids) are logged too, so a crash before the acknowledgement can never
+   * replay an old write over a delete.
    */
   async #tombstones(deletes: DeleteEntry[]): Promise<void> {
-    const ids = deletes.filter((d) => this.#tracker.has(d.id)).map((d) => d.id)
-    if (ids.length === 0) return
+    if (deletes.length === 0 || this.#tracker.outstanding === 0) return
+    const ids = deletes.map((d) => d.id)
     try {
       const records = await this.#wal!.append(ids.map((id): WalEntry => ({ id, op: 'delete' })))
       this.#tracker.add(records, false)
@@ -1279,15 +1283,18 @@ export class SyncEngine extends EventEmitter<Events> {
     return created
   }
 
-  /** A committed entry: its waiters settle, and once no newer write of its id is pending, its WAL records are done. */
+  /**
+   * A committed entry: its waiters settle, and its `local` WAL records are done — or, when a newer
+   * write of its id is pending, they ride on that one (the log keeps them until it commits).
+   */
   #settle(entry: Entry, value: unknown, error?: Error): void {
     this.#queue.settle(entry)
-    if (!this.#queue.latest.has(entry.id)) {
-      const seqs = this.#walSeqsById.get(entry.id)
-      if (seqs) {
-        this.#walSeqsById.delete(entry.id)
-        for (const seq of seqs) this.#walCommitted(seq)
-      }
+    const seqs = entry.walSeqs
+    if (seqs) {
+      entry.walSeqs = undefined
+      const newer = this.#queue.latest.get(entry.id)
+      if (newer) (newer.walSeqs ??= []).push(...seqs)
+      else for (const seq of seqs) this.#walCommitted(seq)
     }
     for (const w of entry.waiters) {
       if (error) w.reject(error)
@@ -1422,11 +1429,22 @@ export class SyncEngine extends EventEmitter<Events> {
 
   // ── WAL ───────────────────────────────────────────────────────────────────────────────────────
 
-  /** A shadow record whose write committed; acknowledges the log as far as it can. */
+  /**
+   * A shadow record whose write committed; the log is acknowledged as far as it can be, once per turn
+   * (a flush settles thousands of records: one acknowledgement, one commit).
+   */
   #walCommitted(seq: number): void {
     const upto = this.#tracker.done(seq)
     if (upto === undefined) return
+    const scheduled = this.#ackUpTo > 0
+    this.#ackUpTo = Math.max(this.#ackUpTo, upto)
+    if (!scheduled) queueMicrotask(() => this.#ackNow())
+  }
+
+  #ackNow(): void {
     const wal = this.#wal!
+    const upto = this.#ackUpTo
+    this.#ackUpTo = 0
     wal
       .ack(upto)
       .then((n) => {

@@ -14,7 +14,16 @@ export function deferred<T>(): { promise: Promise<T>; waiter: Waiter<T> } {
   return { promise, waiter }
 }
 
-export interface PutEntry {
+/** What every queued entry carries besides its data. */
+interface EntryBase {
+  /**
+   * WAL records of `local` writes of this id, done once this entry commits with no newer write of
+   * the id pending (a replaced entry hands them to its successor).
+   */
+  walSeqs?: number[] | undefined
+}
+
+export interface PutEntry extends EntryBase {
   readonly kind: 'put'
   readonly id: string
   readonly item: SyncItem
@@ -26,7 +35,7 @@ export interface PutEntry {
   readonly waiters: Waiter<any>[]
 }
 
-export interface DeleteEntry {
+export interface DeleteEntry extends EntryBase {
   readonly kind: 'delete'
   readonly id: string
   /** Whether the id was known to exist when the delete was issued (pending write or L1). */
@@ -36,7 +45,7 @@ export interface DeleteEntry {
   readonly waiters: Waiter<any>[]
 }
 
-export interface StateEntry {
+export interface StateEntry extends EntryBase {
   readonly kind: 'state'
   readonly id: string
   readonly state: string
@@ -85,6 +94,7 @@ export class WriteQueue {
       this.count--
       this.bytes -= previous.bytes
       entry.waiters.push(...previous.waiters)
+      if (previous.walSeqs) (entry.walSeqs ??= []).push(...previous.walSeqs)
     }
     this.#open.set(entry.id, entry)
     this.latest.set(entry.id, entry)

@@ -11,25 +11,18 @@
  * The log is acknowledged as a prefix: up to the first record that is not done yet.
  */
 export class WalTracker {
-  // Outstanding records in sequence order (parallel arrays read from `#head`).
+  // Outstanding records in sequence order (read from `#head`).
   #seqs: number[] = []
-  #ids: string[] = []
   #head = 0
   readonly #done = new Set<number>()
-  /** Outstanding records per id. */
-  readonly #perId = new Map<string, number>()
   /** Every record with seq ≤ this is gone from the log. */
   ackedUpTo = 0
   /** The last backlog record; the backlog is drained once `ackedUpTo` reaches it. */
   backlogUpTo = 0
 
   /** Records just appended, in seq order. */
-  add(records: readonly { seq: number; id: string }[], backlog: boolean): void {
-    for (const r of records) {
-      this.#seqs.push(r.seq)
-      this.#ids.push(r.id)
-      this.#perId.set(r.id, (this.#perId.get(r.id) ?? 0) + 1)
-    }
+  add(records: readonly { seq: number }[], backlog: boolean): void {
+    for (const r of records) this.#seqs.push(r.seq)
     const last = records[records.length - 1]
     if (backlog && last) this.backlogUpTo = Math.max(this.backlogUpTo, last.seq)
   }
@@ -37,11 +30,6 @@ export class WalTracker {
   /** Records a drain must apply exist (appended by failed flushes, or found at start). */
   get backlog(): boolean {
     return this.backlogUpTo > this.ackedUpTo
-  }
-
-  /** Whether the log still holds a record of `id` written by this process. */
-  has(id: string): boolean {
-    return this.#perId.has(id)
   }
 
   get outstanding(): number {
@@ -59,7 +47,7 @@ export class WalTracker {
     while (this.#head < this.#seqs.length && this.#done.has(this.#seqs[this.#head]!)) {
       upto = this.#seqs[this.#head]!
       this.#done.delete(upto)
-      this.#pop()
+      this.#head++
     }
     if (upto !== undefined) this.ackedUpTo = Math.max(this.ackedUpTo, upto)
     this.#compact()
@@ -70,24 +58,15 @@ export class WalTracker {
   acked(seq: number): void {
     while (this.#head < this.#seqs.length && this.#seqs[this.#head]! <= seq) {
       this.#done.delete(this.#seqs[this.#head]!)
-      this.#pop()
+      this.#head++
     }
     this.ackedUpTo = Math.max(this.ackedUpTo, seq)
     this.#compact()
   }
 
-  #pop(): void {
-    const id = this.#ids[this.#head]!
-    const n = this.#perId.get(id) ?? 1
-    if (n <= 1) this.#perId.delete(id)
-    else this.#perId.set(id, n - 1)
-    this.#head++
-  }
-
   #compact(): void {
     if (this.#head > 1024 && this.#head * 2 > this.#seqs.length) {
       this.#seqs = this.#seqs.slice(this.#head)
-      this.#ids = this.#ids.slice(this.#head)
       this.#head = 0
     }
   }
