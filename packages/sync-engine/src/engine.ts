@@ -42,6 +42,7 @@ import { ENGINE_METRIC, EngineMetrics, HOT_GET, HOT_SUBMIT } from './metrics.js'
 import { diffSource, mirrorPaths, repairL2FromL3, repairL2Ids } from './mirror.js'
 import {
   type BulkEntry,
+  carryWalSeqs,
   type DeleteEntry,
   deferred,
   type Entry,
@@ -768,7 +769,7 @@ export class SyncEngine extends EventEmitter<Events> {
         // Done once the id's latest write is committed (the record rides on that entry); done now if
         // that already happened.
         const latest = this.#queue.latest.get(batch[i]!.id)
-        if (latest) (latest.walSeqs ??= []).push(records[i]!.seq)
+        if (latest) carryWalSeqs(latest, [records[i]!.seq])
         else this.#walCommitted(records[i]!.seq)
       }
       commit.waiter.resolve()
@@ -1293,7 +1294,7 @@ export class SyncEngine extends EventEmitter<Events> {
     if (seqs) {
       entry.walSeqs = undefined
       const newer = this.#queue.latest.get(entry.id)
-      if (newer) (newer.walSeqs ??= []).push(...seqs)
+      if (newer) carryWalSeqs(newer, seqs)
       else for (const seq of seqs) this.#walCommitted(seq)
     }
     for (const w of entry.waiters) {

@@ -32,7 +32,7 @@ export interface PutEntry extends EntryBase {
   /** Applied from another process's change (`applyRemote`): not echoed to the change stream. */
   readonly replicated?: boolean
   /** Callers waiting for the L3 commit (durability `ground-truth`). */
-  readonly waiters: Waiter<any>[]
+  readonly waiters: Waiter<never>[]
 }
 
 export interface DeleteEntry extends EntryBase {
@@ -42,7 +42,7 @@ export interface DeleteEntry extends EntryBase {
   readonly knownToExist: boolean
   readonly bytes: number
   readonly replicated?: boolean
-  readonly waiters: Waiter<any>[]
+  readonly waiters: Waiter<never>[]
 }
 
 export interface StateEntry extends EntryBase {
@@ -50,7 +50,7 @@ export interface StateEntry extends EntryBase {
   readonly id: string
   readonly state: string
   readonly bytes: number
-  readonly waiters: Waiter<any>[]
+  readonly waiters: Waiter<never>[]
 }
 
 export type Entry = PutEntry | DeleteEntry | StateEntry
@@ -65,6 +65,12 @@ export interface BulkEntry {
 export type Segment = { readonly kind: 'entries'; readonly entries: Map<string, Entry> } | BulkEntry
 
 const ENTRY_OVERHEAD = 64
+
+/** Hands WAL records of `local` writes to `entry` (they are done when it commits). */
+export function carryWalSeqs(entry: Entry, seqs: readonly number[]): void {
+  if (entry.walSeqs) entry.walSeqs.push(...seqs)
+  else entry.walSeqs = [...seqs]
+}
 
 /** Accounting size of a queued entry: content plus id plus a fixed overhead. */
 export function entryBytes(id: string, contentBytes = 0): number {
@@ -94,7 +100,7 @@ export class WriteQueue {
       this.count--
       this.bytes -= previous.bytes
       entry.waiters.push(...previous.waiters)
-      if (previous.walSeqs) (entry.walSeqs ??= []).push(...previous.walSeqs)
+      if (previous.walSeqs) carryWalSeqs(entry, previous.walSeqs)
     }
     this.#open.set(entry.id, entry)
     this.latest.set(entry.id, entry)
