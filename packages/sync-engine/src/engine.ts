@@ -10,7 +10,6 @@ import {
   EngineStoppedError,
   InvalidArgumentError,
   InvalidConfigError,
-  type ItemRecord,
   type L1Cache,
   type L2Store,
   type L3Store,
