@@ -31,9 +31,9 @@ export interface BenchGroup {
   teardown?: () => unknown
   /** Measured rounds (default 5, quick 1); the figures are medians over rounds. */
   rounds?: number
-  /** Minimum calls of each case per round (default 3, quick 1): lower it for calls that take seconds. */
+  /** Minimum calls of each fast case per round (default 3, quick 1); slow cases (> 100 ms a call) take 1. */
   minCalls?: number
-  /** Untimed calls before each round (default 1, quick 0); 0 for calls that take seconds. */
+  /** Untimed calls before the first round (default 1, quick 0). */
   warmupCalls?: number
   /** What the figures include and leave out; printed under the table and kept in the JSON. */
   note?: string
@@ -102,14 +102,37 @@ export interface RunOptions {
   filter?: string | undefined
 }
 
-async function measure(c: BenchCase, quick: boolean, minCalls: number, warmupCalls: number) {
+/** A call slower than this is measured about once per round, with no warm-up after the first round. */
+const SLOW_CALL_MS = 100
+
+/**
+ * One round of one case. The first round warms up with `warmupCalls` untimed calls (plus tinybench's
+ * own 100 ms warm-up for fast calls); a case whose calls take more than SLOW_CALL_MS is then timed
+ * over one call (or as many as fit in 400 ms) per round and not warmed up again, so multi-second
+ * cases cost a handful of calls, not dozens.
+ */
+async function measure(
+  c: BenchCase,
+  quick: boolean,
+  minCalls: number,
+  warmupCalls: number,
+  state: { slow?: boolean },
+) {
   await c.beforeRound?.()
+  if (!quick && state.slow === undefined) {
+    for (let i = 0; i < warmupCalls; i++) {
+      const t0 = performance.now()
+      await c.fn()
+      if (performance.now() - t0 > SLOW_CALL_MS) state.slow = true
+    }
+  }
+  const fast = !quick && state.slow !== true
   const bench = new Bench({
     time: quick ? 10 : 400,
-    iterations: minCalls,
-    warmup: warmupCalls > 0,
+    iterations: fast ? minCalls : 1,
+    warmup: fast && warmupCalls > 0,
     warmupTime: 100,
-    warmupIterations: warmupCalls,
+    warmupIterations: 1,
     throws: true,
   })
   bench.add(c.name, c.fn as () => void)
@@ -119,6 +142,7 @@ async function measure(c: BenchCase, quick: boolean, minCalls: number, warmupCal
     throw new Error(`benchmark '${c.name}' failed: ${JSON.stringify(result)}`)
   const ops = c.opsPerCall ?? 1
   const { latency } = result as { latency: { p50: number; p99: number } }
+  state.slow = latency.p50 > SLOW_CALL_MS
   return {
     opsPerSec: (1000 / latency.p50) * ops,
     p50Ns: (latency.p50 * 1e6) / ops,
@@ -166,8 +190,10 @@ async function runBenchGroup(group: BenchGroup, rounds: number, quick: boolean):
   const minCalls = quick ? 1 : (group.minCalls ?? 3)
   const warmupCalls = quick ? 0 : (group.warmupCalls ?? 1)
   const samples = new Map(all.map((c) => [c.name, [] as Awaited<ReturnType<typeof measure>>[]]))
+  const states = new Map(all.map((c) => [c.name, {} as { slow?: boolean }]))
   for (let r = 0; r < rounds; r++) {
-    for (const c of all) samples.get(c.name)!.push(await measure(c, quick, minCalls, warmupCalls))
+    for (const c of all)
+      samples.get(c.name)!.push(await measure(c, quick, minCalls, warmupCalls, states.get(c.name)!))
   }
   const summary = (name: string) => {
     const s = samples.get(name)!
