@@ -285,7 +285,7 @@ export function resolveConfig(config: SyncEngineConfig = {}): ResolvedConfig {
     retryMaxMs: r.retryMaxMs ?? 1000,
     breakerThreshold: r.breakerThreshold ?? 5,
     halfOpenAfterMs: r.halfOpenAfterMs ?? 250,
-    halfOpenMaxMs: r.halfOpenMaxMs ?? 4000,
+    halfOpenMaxMs: r.halfOpenMaxMs ?? 2000,
     probeIntervalMs: r.probeIntervalMs ?? 500,
   }
   if (resilience.retryMaxMs < resilience.retryBaseMs)

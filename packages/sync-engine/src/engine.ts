@@ -167,7 +167,7 @@ const MAX_DEAD_LETTERS = 10_000
 /** Records applied per L3 call of a drain, and how long a drain holds the flush chain before yielding. */
 const WAL_DRAIN_BATCH = 5000
 const DRAIN_SLICE_MS = 1000
-const DRAIN_MAX_DELAY_MS = 5000
+const DRAIN_MAX_DELAY_MS = 2000
 /** Ids whose L2 writes are remembered while L2 is away; past it, only the Merkle repair restores L2. */
 const MAX_L2_MISSED = 1_000_000
 /** Throttle: the longest a submit waits for room before it proceeds anyway. */
@@ -181,8 +181,9 @@ const errorMessage = (error: unknown) => (error instanceof Error ? error.message
 /** Call policies per backend method (SPEC §9: every backend call has a timeout). */
 function policies(r: ResilienceOptions) {
   const connect = (timeoutMs: number): CallPolicy => ({ timeoutMs, retry: false, breaker: false })
+  // L2 calls are not retried: a read falls through to L3, a missed write is remembered and repaired.
   const l2Read: CallPolicy = { timeoutMs: r.l2TimeoutMs, retry: false }
-  const l2Write: CallPolicy = { timeoutMs: r.l2BatchTimeoutMs, retry: true }
+  const l2Write: CallPolicy = { timeoutMs: r.l2BatchTimeoutMs, retry: false }
   const l3: CallPolicy = { timeoutMs: r.l3TimeoutMs, retry: true }
   const l3Once: CallPolicy = { timeoutMs: r.l3TimeoutMs, retry: false }
   return {

@@ -38,7 +38,7 @@ export interface ResilienceOptions {
   retryMaxMs: number
   /** Consecutive failures that open a backend's circuit (default 5). */
   breakerThreshold: number
-  /** How long an open circuit refuses calls before one half-open probe; grows with jitter up to `halfOpenMaxMs`. Default 250 / 4000 ms. */
+  /** How long an open circuit refuses calls before one half-open probe; grows with jitter up to `halfOpenMaxMs`. Default 250 / 2000 ms. */
   halfOpenAfterMs: number
   halfOpenMaxMs: number
   /** How often an L2 that went away is probed for its return (default 500 ms). */
