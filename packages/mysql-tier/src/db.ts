@@ -142,10 +142,35 @@ export class Database implements Executor {
   readonly #options: DatabaseOptions
   /** Physical connections that ran `SESSION_SETUP`. */
   readonly #setUp = new WeakSet<object>()
+  readonly #openSide: (() => Pool) | undefined
+  #side: Pool | undefined
 
-  constructor(pool: Pool, options: DatabaseOptions) {
+  /**
+   * `side` opens a one-connection pool for reads that run beside a transaction (see `sideRead`);
+   * without it they use the main pool.
+   */
+  constructor(pool: Pool, options: DatabaseOptions, side?: () => Pool) {
     this.pool = pool
     this.#options = options
+    this.#openSide = side
+  }
+
+  /**
+   * One read on the side connection, retried when transient: used by the holder of a store lock to
+   * read what only lock holders write while its own transaction runs other statements. Never waits
+   * on the main pool, so it cannot deadlock with the transaction that is waiting for it.
+   */
+  sideRead<T>(sql: string, params: readonly unknown[]): Promise<T> {
+    this.#side ??= this.#openSide?.()
+    const pool = this.#side ?? this.pool
+    return this.#retry(() => this.#once((s) => s.execute<T>(sql, params), false, undefined, pool))
+  }
+
+  /** Closes the pools. */
+  async end(): Promise<void> {
+    const side = this.#side
+    this.#side = undefined
+    await Promise.all([this.pool.end(), side?.end()])
   }
 
   /** One statement on a pooled connection. */
@@ -185,8 +210,13 @@ export class Database implements Executor {
     }
   }
 
-  async #once<T>(work: (s: Session) => Promise<T>, transaction: boolean, lock: string | undefined) {
-    const conn = await this.pool.getConnection()
+  async #once<T>(
+    work: (s: Session) => Promise<T>,
+    transaction: boolean,
+    lock: string | undefined,
+    pool = this.pool,
+  ) {
+    const conn = await pool.getConnection()
     const session = new Session(conn, this.#options.queryTimeoutMs)
     let locked = false
     let open = false

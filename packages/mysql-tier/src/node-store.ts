@@ -54,12 +54,15 @@ const NODE_ROW_BYTES = 700
  * the pool for reads, or the connection of a write transaction, so the tree changes with the rows.
  */
 export class MysqlMerkleNodeStore implements MerkleNodeStore {
-  readonly #exec: Executor
+  readonly #reads: Executor
+  readonly #writes: Executor
   readonly #sql: NodeSql
   readonly #maxBytes: number
 
-  constructor(exec: Executor, sql: NodeSql, maxStatementBytes: number) {
-    this.#exec = exec
+  /** `reads` runs `getNodes`/`getChildren`, `writes` runs `writeNodes` (the same executor, usually). */
+  constructor(exec: Executor, sql: NodeSql, maxStatementBytes: number, writes: Executor = exec) {
+    this.#reads = exec
+    this.#writes = writes
     this.#sql = sql
     this.#maxBytes = maxStatementBytes
   }
@@ -89,7 +92,7 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
 
   async #select(paths: readonly string[], out: Map<string, MerkleNode>): Promise<void> {
     for (const piece of inPieces(paths)) {
-      const rows = await this.#exec.execute<NodeRow[]>(this.#sql.select(piece.length), piece)
+      const rows = await this.#reads.execute<NodeRow[]>(this.#sql.select(piece.length), piece)
       for (const r of rows) {
         out.set(r.path, { path: r.path, hash: r.merkle_hash, leaf: r.is_leaf === 1, count: r.object_count })
       }
@@ -100,7 +103,7 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
     const out = new Map<string, Map<string, string>>()
     for (const parent of parents) out.set(parent, new Map())
     for (const piece of inPieces(parents)) {
-      const rows = await this.#exec.execute<ChildRow[]>(this.#sql.children(piece.length), piece)
+      const rows = await this.#reads.execute<ChildRow[]>(this.#sql.children(piece.length), piece)
       for (const r of rows) out.get(r.parent_path)?.set(segmentOf(r.path), r.merkle_hash)
     }
     return out
@@ -108,7 +111,7 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
 
   async writeNodes(changes: MerkleNodeChanges): Promise<void> {
     for (const piece of inPieces(changes.delete)) {
-      await this.#exec.execute(this.#sql.remove(piece.length), piece)
+      await this.#writes.execute(this.#sql.remove(piece.length), piece)
     }
     if (changes.upsert.length === 0) return
     const now = Date.now()
@@ -123,7 +126,7 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
         params[k++] = n.leaf ? 1 : 0
         params[k++] = now
       }
-      await this.#exec.execute(this.#sql.upsert(piece.length), params)
+      await this.#writes.execute(this.#sql.upsert(piece.length), params)
     }
   }
 }

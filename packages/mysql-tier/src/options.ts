@@ -15,7 +15,7 @@ export interface MysqlL3StoreOptions {
   merkle?: boolean
   /** pino-compatible logger (default: console, warnings and errors only). */
   logger?: Logger
-  /** Pool size (default 10). */
+  /** Pool size (default 10); the store opens one more connection to read the tree beside large writes. */
   connectionLimit?: number
   /** Timeout of each statement, in ms (default 30 000; 0 disables). */
   queryTimeoutMs?: number

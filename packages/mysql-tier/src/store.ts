@@ -30,8 +30,8 @@ import {
   decodeRow,
   type EncodedRow,
   encodeRow,
-  ITEM_COLUMNS,
   payloadLimit,
+  rowParams,
   type StoredRow,
 } from './rows.js'
 import { itemsTableDdl, migrate, PARTITIONS_TABLE, SCHEMA_TABLE, SCHEMA_VERSION } from './schema.js'
@@ -64,9 +64,6 @@ interface Stored {
 }
 
 const SUPERSEDED = 'superseded by a newer row with the same id in this batch'
-
-/** Outcome of one valid row, by its position in the caller's batch. */
-type Decision = readonly [index: number, outcome: PutOutcome]
 
 function checkLimit(limit: unknown, argument = 'limit'): number {
   if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
@@ -109,12 +106,10 @@ function mergeSorted(lists: string[][], limit: number | undefined): string[] {
   return limit === undefined ? all : all.slice(0, limit)
 }
 
-/** The rows' values in one array, in row order (what a multi-row statement binds). */
-function flatParams(rows: readonly EncodedRow[]): unknown[] {
-  const params = new Array<unknown>(rows.length * ITEM_COLUMNS.length)
-  let k = 0
-  for (const row of rows) for (const value of row.params) params[k++] = value
-  return params
+/** Waits for every promise; then throws the first failure, if any (nothing is left running). */
+async function settled(...work: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((r) => r.status === 'rejected')
+  if (failed) throw (failed as PromiseRejectedResult).reason
 }
 
 function isNewer(row: Stored, than: Stored | undefined): boolean {
@@ -195,7 +190,7 @@ export class MysqlL3Store implements L3Store {
 
   async #open(): Promise<void> {
     const o = this.#options
-    const pool = mysql.createPool({
+    const poolOptions: PoolOptions = {
       ...(o.url === undefined ? o.pool : { uri: o.url }),
       connectionLimit: o.connectionLimit,
       charset: 'UTF8MB4_BIN',
@@ -205,14 +200,20 @@ export class MysqlL3Store implements L3Store {
       multipleStatements: false,
       namedPlaceholders: false,
       enableKeepAlive: true,
-    } satisfies PoolOptions)
-    const db = new Database(pool, {
-      queryTimeoutMs: o.queryTimeoutMs,
-      lockTimeoutSeconds: o.lockTimeoutSeconds,
-      retries: o.retries,
-      logger: this.#logger,
-      where: this.where,
-    })
+    }
+    const pool = mysql.createPool(poolOptions)
+    const side = () => mysql.createPool({ ...poolOptions, connectionLimit: 1 })
+    const db = new Database(
+      pool,
+      {
+        queryTimeoutMs: o.queryTimeoutMs,
+        lockTimeoutSeconds: o.lockTimeoutSeconds,
+        retries: o.retries,
+        logger: this.#logger,
+        where: this.where,
+      },
+      side,
+    )
     try {
       const connected = await this.#probe(db)
       const report = await db.session(async (s) => {
@@ -235,7 +236,7 @@ export class MysqlL3Store implements L3Store {
         'mysql-tier connected',
       )
     } catch (error) {
-      await pool.end().catch(() => {})
+      await db.end().catch(() => {})
       throw error
     }
   }
@@ -281,7 +282,7 @@ export class MysqlL3Store implements L3Store {
   async close(): Promise<void> {
     const connected = this.#connected
     this.#connected = undefined
-    if (connected) await connected.db.pool.end()
+    if (connected) await connected.db.end()
   }
 
   async health(timeoutMs = 2000): Promise<HealthProbe> {
@@ -351,9 +352,10 @@ export class MysqlL3Store implements L3Store {
     })
     if (candidates.size === 0) return outcomes
     const groups = this.#partitions.group([...candidates.values()], (r) => r.id)
-    const decisions = await state.db.transaction(async (tx) => {
-      const decided: Decision[] = []
-      const leaves: MerkleOp[] = []
+    // Outcomes of the candidates are (re)decided inside the transaction: a retried attempt overwrites them.
+    await state.db.transaction(async (tx) => {
+      const writes: [ItemSql, EncodedRow[]][] = []
+      const leaves: EncodedRow[] = []
       for (const [table, group] of groups) {
         const sql = this.#items(table)
         const stored = await this.#storedVersions(tx, sql, group)
@@ -362,22 +364,25 @@ export class MysqlL3Store implements L3Store {
           const current = stored.get(row.id)
           if (isNewer(row, current)) {
             written.push(row)
-            decided.push([row.index, { id: row.id, status: 'written', created: current === undefined }])
+            leaves.push(row)
+            outcomes[row.index] = { id: row.id, status: 'written', created: current === undefined }
           } else {
             const reason = `stored (version ${current!.version}, updatedAt ${current!.updatedAt}) is newer`
-            decided.push([row.index, { id: row.id, status: 'stale', reason }])
+            outcomes[row.index] = { id: row.id, status: 'stale', reason }
           }
         }
-        for (const piece of rowPieces(written, state.statementBytes, (r) => r.bytes)) {
-          await tx.execute(sql.upsert(piece.length), flatParams(piece))
-        }
-        for (const r of written)
-          leaves.push({ op: 'upsert', id: r.id, version: r.version, contentHash: r.contentHash })
+        writes.push([sql, written])
       }
-      await this.#applyLeaves(tx, leaves)
-      return decided
+      // The rows go in while the tree is read beside them (see #applyLeaves); both settle before COMMIT.
+      const rows = (async () => {
+        for (const [sql, written] of writes) {
+          for (const piece of rowPieces(written, state.statementBytes, (r) => r.bytes)) {
+            await tx.execute(sql.upsert(piece.length), rowParams(piece))
+          }
+        }
+      })()
+      await settled(rows, this.#applyLeaves(tx, leaves, rows))
     }, state.lock)
-    for (const [index, outcome] of decisions) outcomes[index] = outcome
     return outcomes
   }
 
@@ -683,8 +688,8 @@ export class MysqlL3Store implements L3Store {
     rows: readonly EncodedRow[],
   ): Promise<Map<string, Stored>> {
     const stored = new Map<string, Stored>()
-    const ids = [...new Set(rows.map((r) => r.id))]
-    for (const piece of inPieces(ids)) {
+    // Ids are distinct here (one candidate per id).
+    for (const piece of inPieces(rows.map((r) => r.id))) {
       const found = await tx.execute<{ id: string; version: number; timestamp: number }[]>(
         sql.versionsForUpdate(piece.length),
         piece,
@@ -724,8 +729,13 @@ export class MysqlL3Store implements L3Store {
    * Brings the tree up to date with the rows this transaction changed (`ops`, the leaves really
    * written or deleted). A store without the tree marks it stale instead; a store with the tree that
    * finds it stale rebuilds it from the rows (which include this transaction's changes).
+   *
+   * With `rowsWritten` (the transaction's row statements, still running), the tree is read on the
+   * side connection meanwhile: only holders of the store lock write `merkle_nodes`, we hold it, and
+   * this transaction writes nodes only after every read, so the side connection reads exactly the
+   * tree this transaction updates. Node writes wait for the rows, on the transaction's connection.
    */
-  async #applyLeaves(tx: Executor, ops: readonly MerkleOp[]): Promise<void> {
+  async #applyLeaves(tx: Executor, ops: readonly MerkleOp[], rowsWritten?: Promise<void>): Promise<void> {
     if (ops.length === 0) return
     const { table, merkle } = this.#options
     if (!merkle) {
@@ -735,8 +745,27 @@ export class MysqlL3Store implements L3Store {
       )
       return
     }
-    if (await this.#merkleStale(tx)) await this.#rebuild(tx)
-    else await applyMerkleBatch(this.#nodes(tx), ops)
+    if (await this.#merkleStale(tx)) {
+      await rowsWritten
+      await this.#rebuild(tx)
+      return
+    }
+    const state = this.#state()
+    const nodes =
+      rowsWritten === undefined
+        ? this.#nodes(tx)
+        : new MysqlMerkleNodeStore(
+            { execute: (sql, params) => state.db.sideRead(sql, params) },
+            this.#nodeSql,
+            state.statementBytes,
+            {
+              execute: async (sql, params) => {
+                await rowsWritten
+                return tx.execute(sql, params)
+              },
+            },
+          )
+    await applyMerkleBatch(nodes, ops)
   }
 
   async #merkleStale(exec: Executor): Promise<boolean> {

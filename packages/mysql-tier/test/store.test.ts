@@ -265,6 +265,22 @@ describe('writes', () => {
     })
   })
 
+  it('is atomic: a statement failing on the server leaves rows and tree as they were', async () => {
+    await store.putBatch([jsonItem('before', [1])])
+    const root = await store.merkleRoot()
+    const table = `\`${db.name}\`.sync_items`
+    await sql(`ALTER TABLE ${table} ADD CONSTRAINT no_boom CHECK (id <> 'boom')`)
+    try {
+      const batch = Array.from({ length: 3000 }, (_, i) => jsonItem(`many.${i}`, [i]))
+      batch.push(jsonItem('boom', [0]))
+      await expect(store.putBatch(batch)).rejects.toThrow(/CONSTRAINT `no_boom` failed/)
+      expect(await store.count()).toBe(1)
+      expect(await store.merkleRoot()).toBe(root)
+    } finally {
+      await sql(`ALTER TABLE ${table} DROP CONSTRAINT no_boom`)
+    }
+  })
+
   it('stores and returns the audit fields and access counters', async () => {
     const item = jsonItem('audited', [1], {
       traceParent: '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01',
