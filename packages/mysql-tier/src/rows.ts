@@ -148,9 +148,9 @@ export function encodeRow(row: ItemRecord, index: number, maxPayloadBytes: numbe
   }
 }
 
-/** The largest payload a row may carry so that one row fits in one packet. */
-export function payloadLimit(maxAllowedPacket: number, hardLimit: number): number {
-  return Math.min(hardLimit, maxAllowedPacket - MAX_AUDIT_BYTES - 2 * ROW_OVERHEAD_BYTES)
+/** The largest payload a row may carry so that one row fits in one statement of `statementBytes`. */
+export function payloadLimit(statementBytes: number, hardLimit: number): number {
+  return Math.min(hardLimit, statementBytes - MAX_AUDIT_BYTES - 2 * ROW_OVERHEAD_BYTES)
 }
 
 /** A row as the driver returns it (`SELECT` of `ITEM_COLUMNS`). */

@@ -293,6 +293,7 @@ export class MysqlL3Store implements L3Store {
     let timer: NodeJS.Timeout | undefined
     try {
       const probe = connected.db.pool.query({ sql: 'SELECT 1 AS ok', timeout: timeoutMs })
+      probe.catch(() => {}) // answered (or not) after the timer: nothing left to report
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
       })
