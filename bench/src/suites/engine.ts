@@ -106,10 +106,11 @@ export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[]
     {
       name: 'engine: submit durability local vs memory (a burst of submits, awaited together)',
       note:
-        'Each call submits n items in one turn and awaits them all, as concurrent callers do: `local` ' +
-        'group-commits the burst into the WAL (synchronous=FULL, one fsync per commit) before resolving. ' +
-        'Flushes to SQLite run behind, outside the timing. The last row appends the same rows straight ' +
-        'to a SqliteWal: the floor under `local`.',
+        'Each call writes a new version of n items in one turn (`item.with({ version })`, content hash ' +
+        'reused) and awaits them all, as concurrent callers do: `local` group-commits the burst into the ' +
+        'WAL (synchronous=FULL, one fsync per commit) before resolving. Flushes to SQLite run behind, ' +
+        'outside the timing. The last row appends the same rows straight to a SqliteWal: the floor ' +
+        'under `local`.',
       setup: startEngine,
       teardown: stopEngine,
       baseline: burst('submit (memory)', { durability: 'memory' }),
@@ -118,11 +119,14 @@ export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[]
         {
           name: 'SqliteWal.append of the same rows (no engine)',
           opsPerCall: n,
-          beforeRound: newVersions,
           fn: async () => {
-            const records = await wal!.append(
-              versions.map((row) => ({ id: row.id, op: 'put' as const, row })),
-            )
+            const v = ++version
+            const entries = order.map((i) => ({
+              id: items[i]!.id,
+              op: 'put' as const,
+              row: items[i]!.with({ version: v }),
+            }))
+            const records = await wal!.append(entries)
             await wal!.ack(records[records.length - 1]!.seq)
           },
         },
@@ -132,9 +136,9 @@ export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[]
     {
       name: 'engine: sustained writes durability local vs memory (a burst, then its flush to L3)',
       note:
-        'Each call submits n items in one turn, awaits them, then awaits the flush that writes them to ' +
-        'SQLite (L3 with its Merkle tree): the whole cost of a write, with `local` adding its WAL commit ' +
-        'and the acknowledgement after the flush.',
+        'Each call writes a new version of n items in one turn, awaits them, then awaits the flush that ' +
+        'writes them to SQLite (L3 with its Merkle tree): the whole cost of a write, with `local` adding ' +
+        'its WAL commit and the acknowledgement after the flush.',
       setup: startEngine,
       teardown: stopEngine,
       baseline: burst('submit + flush (memory)', { durability: 'memory' }, true),
@@ -144,6 +148,8 @@ export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[]
   ]
 
   async function startEngine() {
+    // Content hashes once, up front: every version made with `with()` reuses its item's hash.
+    for (const item of items) void item.contentHash
     dir = mkdtempSync(join(tmpdir(), 'bench-engine-'))
     engine = new SyncEngine({
       sql: `sqlite:${dir}/l3.db`,
@@ -160,24 +166,16 @@ export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[]
     rmSync(dir, { recursive: true, force: true })
   }
 
-  async function newVersions() {
-    await engine!.flush()
-    version++
-    versions = items.map((item) => item.with({ version }))
-    // The content hash is computed once per item whatever the durability (here outside the timing
-    // for every case; `memory` would otherwise pay it in the flush, after the timing).
-    for (const item of versions) void item.contentHash
-  }
-
   /** A case that submits every item once per call, concurrently, and awaits them together (then the flush). */
   function burst(name: string, options: Parameters<SyncEngine['submit']>[1], flushed = false) {
     return {
       name,
       opsPerCall: n,
-      beforeRound: newVersions,
+      beforeRound: () => engine!.flush(),
       fn: async () => {
+        const v = ++version
         const waits: Promise<void>[] = new Array(n)
-        for (let k = 0; k < n; k++) waits[k] = engine!.submit(versions[order[k]!]!, options)
+        for (let k = 0; k < n; k++) waits[k] = engine!.submit(items[order[k]!]!.with({ version: v }), options)
         await Promise.all(waits)
         if (flushed) await engine!.flush()
       },

@@ -769,7 +769,8 @@ export class SyncEngine extends EventEmitter<Events> {
         // Done once the id's latest write is committed (the record rides on that entry); done now if
         // that already happened.
         const latest = this.#queue.latest.get(batch[i]!.id)
-        if (latest) carryWalSeqs(latest, [records[i]!.seq])
+        if (latest?.walSeqs) latest.walSeqs.push(records[i]!.seq)
+        else if (latest) latest.walSeqs = [records[i]!.seq]
         else this.#walCommitted(records[i]!.seq)
       }
       commit.waiter.resolve()

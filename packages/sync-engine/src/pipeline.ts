@@ -66,10 +66,10 @@ export type Segment = { readonly kind: 'entries'; readonly entries: Map<string, 
 
 const ENTRY_OVERHEAD = 64
 
-/** Hands WAL records of `local` writes to `entry` (they are done when it commits). */
-export function carryWalSeqs(entry: Entry, seqs: readonly number[]): void {
-  if (entry.walSeqs) entry.walSeqs.push(...seqs)
-  else entry.walSeqs = [...seqs]
+/** Hands WAL records of `local` writes to `entry` (they are done when it commits); `seqs` becomes its own. */
+export function carryWalSeqs(entry: Entry, seqs: number[]): void {
+  if (!entry.walSeqs) entry.walSeqs = seqs
+  else for (const seq of seqs) entry.walSeqs.push(seq)
 }
 
 /** Accounting size of a queued entry: content plus id plus a fixed overhead. */
