@@ -127,7 +127,7 @@ export class Connection {
    * Runs a multi-row statement over `items`, `width` parameters each, at most `maxRows` items a
    * statement (and never past SQLite's parameter limit); `sqlFor(n)` is the SQL for `n` items, its
    * statement cached under `key` and `n`; `bind(item, params, at)` writes an item's parameters at `at`.
-   * With a `returning` mode, calls `onRow` for every row the statements return.
+   * Returns the rows the statements changed (SQLite's `changes()`, summed).
    */
   chunked<T>(
     key: string,
@@ -136,17 +136,16 @@ export class Connection {
     maxRows: number,
     sqlFor: (n: number) => string,
     bind: (item: T, params: unknown[], at: number) => void,
-    returning?: { mode: RowMode; onRow: (row: unknown) => void },
-  ): void {
+  ): number {
     const full = Math.max(1, Math.min(maxRows, Math.floor(MAX_PARAMS / width)))
     let next = 0
+    let changes = 0
     for (const size of chunkSizes(items.length, full)) {
       const params = new Array<unknown>(size * width)
       for (let i = 0; i < size; i++) bind(items[next++]!, params, i * width)
-      const statement = this.#cached(`multi:${key}:${size}`, () => sqlFor(size), returning?.mode ?? 'rows')
-      if (returning) for (const row of statement.all(params)) returning.onRow(row)
-      else statement.run(params)
+      changes += this.#cached(`multi:${key}:${size}`, () => sqlFor(size), 'rows').run(params).changes
     }
+    return changes
   }
 
   close(): void {

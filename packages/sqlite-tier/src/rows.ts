@@ -47,8 +47,25 @@ function optionalString(name: string, value: unknown): string | undefined {
   return value === undefined || typeof value === 'string' ? undefined : `${name} must be a string`
 }
 
-/** Why `row` cannot be stored, or `undefined` when it can. `SyncItem`s skip what their constructors proved. */
+/** Problems of the fields a `SyncItem` does not validate itself (L1 counters, audit strings). */
+function metadataProblem(row: ItemRecord): string | undefined {
+  return (
+    optionalCount('accessCount', row.accessCount) ??
+    optionalCount('lastAccessed', row.lastAccessed) ??
+    optionalString('traceParent', row.traceParent) ??
+    optionalString('homeInstanceId', row.homeInstanceId) ??
+    optionalString('batchId', row.batchId)
+  )
+}
+
+/**
+ * Why `row` cannot be stored, or `undefined` when it can. A `SyncItem`'s constructor already checked
+ * its id (core's `checkId`), state, version, timestamp, size and content type, and its hash is
+ * computed from its bytes: only its mutable metadata is checked again. Any other `ItemRecord` gets
+ * every check, including hash against bytes and JSON that parses.
+ */
 export function rowProblem(row: ItemRecord): string | undefined {
+  if (row instanceof SyncItem) return metadataProblem(row)
   if (typeof row !== 'object' || row === null) return `row must be an ItemRecord object, got ${String(row)}`
   const idProblem = checkId(row.id)
   if (idProblem) return idProblem.message
@@ -60,14 +77,8 @@ export function rowProblem(row: ItemRecord): string | undefined {
   if (!(row.content instanceof Uint8Array)) return 'content must be a Uint8Array'
   if (row.content.byteLength > MAX_PAYLOAD_BYTES)
     return `payload is ${row.content.byteLength} bytes, over the limit of ${MAX_PAYLOAD_BYTES} bytes`
-  const other =
-    optionalCount('accessCount', row.accessCount) ??
-    optionalCount('lastAccessed', row.lastAccessed) ??
-    optionalString('traceParent', row.traceParent) ??
-    optionalString('homeInstanceId', row.homeInstanceId) ??
-    optionalString('batchId', row.batchId)
+  const other = metadataProblem(row)
   if (other) return other
-  if (row instanceof SyncItem) return undefined
   if (row.contentType !== 'json' && row.contentType !== 'binary')
     return `contentType must be 'json' or 'binary', got '${String(row.contentType)}'`
   if (typeof row.contentHash !== 'string' || !HEX64.test(row.contentHash))

@@ -70,7 +70,16 @@ const upsertTail = (table: string) =>
 
 const upsertSql = (table: string, rows: number) =>
   `INSERT INTO "${table}" (${COLUMN_LIST}) VALUES ${valuesList(ROW_PLACEHOLDERS, rows)}
-  ${upsertTail(table)} RETURNING id, rowid`
+  ${upsertTail(table)}`
+
+/**
+ * After an upsert, the ids of a JSON list of `[id, version, updatedAt]` whose stored row is not that
+ * one: the rows the guard refused (a written row holds exactly the incoming version and timestamp; a
+ * refused one holds a newer pair).
+ */
+const staleSql = (table: string) =>
+  `SELECT r.id FROM json_each(?) AS j JOIN "${table}" AS r ON r.id = j.value ->> 0
+  WHERE r.version <> j.value ->> 1 OR r.timestamp <> j.value ->> 2`
 
 const IN_LIST = 'id IN (SELECT value FROM json_each(?))'
 const LIKE = "id LIKE ? ESCAPE '\\'"
@@ -307,29 +316,20 @@ export class SqliteL3Store implements L3Store {
       } else outcomes[index] = { id: row.id, status: 'stale', reason: SUPERSEDED_REASON }
     }
     if (winners.size === 0) return outcomes
+    const keepTree = this.#options.merkle
     this.#write('write rows', (connection) => {
       const ops: MerkleOp[] = []
       let written = 0
       for (const [table, indexes] of this.#routes.group(winners.values(), (i) => rows[i]!.id)) {
-        // A row the statement inserted gets a rowid above the table's greatest rowid before it
-        // (SQLite allocates max + 1, and we hold the write lock); an updated row keeps its own.
-        const before = connection
-          .statement(`SELECT coalesce(max(rowid), 0) FROM "${table}"`, 'pluck')
-          .get() as number
-        const onRow = (returned: unknown) => {
-          const [id, rowid] = returned as [string, number]
-          const row = rows[winners.get(id)!]!
-          outcomes[winners.get(id)!] = { id, status: 'written', created: rowid > before }
-          if (this.#options.merkle)
-            ops.push({ op: 'upsert', id, version: row.version, contentHash: row.contentHash })
+        const { stale, created } = this.#upsert(connection, table, rows, indexes)
+        for (const index of indexes) {
+          const row = rows[index]!
+          if (stale.has(row.id)) continue
+          outcomes[index] = { id: row.id, status: 'written', created: created.has(row.id) }
           written++
+          if (keepTree)
+            ops.push({ op: 'upsert', id: row.id, version: row.version, contentHash: row.contentHash })
         }
-        const sql = (n: number) => upsertSql(table, n)
-        const bind = (i: number, params: unknown[], at: number) => bindRow(rows[i]!, params, at)
-        connection.chunked(`upsert:${table}`, indexes, ROW_WIDTH, ROWS_PER_STATEMENT, sql, bind, {
-          mode: 'raw',
-          onRow,
-        })
       }
       this.#applyMerkle(connection, ops, written > 0)
     })
@@ -652,6 +652,33 @@ export class SqliteL3Store implements L3Store {
       )
       return deleted
     })
+  }
+
+  /**
+   * Upserts `rows[i]` for each of `indexes` (one row per id) into `table`, in multi-row statements;
+   * returns the ids the version guard refused and the ids inserted (not updated).
+   */
+  #upsert(
+    connection: Connection,
+    table: string,
+    rows: readonly ItemRecord[],
+    indexes: readonly number[],
+  ): { stale: ReadonlySet<string>; created: ReadonlySet<string> } {
+    // Rows inserted now get rowids above the table's greatest one before (SQLite allocates max + 1,
+    // and we hold the write lock); updated rows keep theirs.
+    const before = connection.statement(`SELECT coalesce(max(rowid), 0) FROM "${table}"`, 'pluck').get()
+    const sql = (n: number) => upsertSql(table, n)
+    const bind = (i: number, params: unknown[], at: number) => bindRow(rows[i]!, params, at)
+    const changed = connection.chunked(`upsert:${table}`, indexes, ROW_WIDTH, ROWS_PER_STATEMENT, sql, bind)
+    // Each row either changed or was refused: look for refused ones only when the count says some were.
+    // (Cheaper than RETURNING, which costs SQLite a temporary table of every written row.)
+    let stale: ReadonlySet<string> = new Set()
+    if (changed < indexes.length) {
+      const list = JSON.stringify(indexes.map((i) => [rows[i]!.id, rows[i]!.version, rows[i]!.updatedAt]))
+      stale = new Set(connection.statement(staleSql(table), 'pluck').all(list) as string[])
+    }
+    const inserted = connection.statement(`SELECT id FROM "${table}" WHERE rowid > ?`, 'pluck').all(before)
+    return { stale, created: new Set(inserted as string[]) }
   }
 
   /**
