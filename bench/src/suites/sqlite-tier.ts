@@ -87,9 +87,9 @@ function group(n: number, { label, merkle, target }: Variant): BenchGroup {
     warmupCalls: 1,
     note:
       'Every call rewrites all rows with new content (two generations alternate), so every row is ' +
-      'updated and, with the tree, every leaf changes. The store validates each row, reports per-row ' +
-      'outcomes (RETURNING id, rowid) and, with the tree, updates merkle_nodes in the same transaction; ' +
-      'the baseline does none of that. Same schema, WAL journal, synchronous=FULL.',
+      'updated and, with the tree, every leaf changes. The store validates each row, reports exact ' +
+      'per-row outcomes and, with the tree, updates merkle_nodes in the same transaction; the baseline ' +
+      'does none of that. Same schema, WAL journal, synchronous=FULL.',
     setup: async () => {
       dir = mkdtempSync(join(tmpdir(), 'bench-sqlite-tier-'))
       gens = [generation(n, 0), generation(n, 1)]
