@@ -48,7 +48,10 @@ function rawWriter(path: string) {
   const statements = new Map<number, Database.Statement>()
   const statement = (rows: number) => {
     let s = statements.get(rows)
-    if (!s) statements.set(rows, (s = db.prepare(sql(rows))))
+    if (!s) {
+      s = db.prepare(sql(rows))
+      statements.set(rows, s)
+    }
     return s
   }
   const write = db.transaction((rows: readonly { params: unknown[] }[]) => {
