@@ -1,7 +1,7 @@
 import { L1MemoryCache } from '@sync-engine/l1-cache'
 import { LRUCache } from 'lru-cache'
-import type { SyncItem } from 'sync-engine'
-import { benchIds, benchItems } from '../data.js'
+import { SyncItem } from 'sync-engine'
+import { BENCH_TIME, benchIds, benchValues } from '../data.js'
 import { engineFixture, type MeasureGroup, type Measurement } from '../harness.js'
 
 /** Heap in use, JS objects and the off-heap bytes of ArrayBuffers (item contents) alike. */
@@ -15,13 +15,22 @@ function heapBytes(): number {
 }
 
 /**
- * Heap bytes per item that `hold` keeps: items are made after the first reading (ids included) and
- * only what `hold` retains is left at the second. `hold` returns a release function (kept alive until
- * the reading) so the structure is not collected early.
+ * Heap bytes per item that `hold` keeps: items (their ids, bytes and hashes) are made after the first
+ * reading from values made before it, and only what `hold` retains is left at the second. `hold`
+ * returns a release function (kept alive until the reading) so the structure is not collected early.
  */
-async function perItem(n: number, seed: number, hold: (items: SyncItem[]) => Promise<() => unknown>) {
+async function perItem(
+  values: readonly unknown[],
+  seed: number,
+  hold: (items: SyncItem[]) => Promise<() => unknown>,
+) {
+  const n = values.length
   const before = heapBytes()
-  let items: SyncItem[] | undefined = benchItems(benchIds(n, seed), seed)
+  let items: SyncItem[] | undefined = benchIds(n, seed).map((id, i) => {
+    const item = SyncItem.fromJson(id, values[i], { updatedAt: BENCH_TIME })
+    void item.contentHash
+    return item
+  })
   const release = await hold(items)
   items = undefined
   const after = heapBytes()
@@ -39,25 +48,31 @@ async function perItem(n: number, seed: number, hold: (items: SyncItem[]) => Pro
 export default function memorySuite({ quick }: { quick: boolean }): MeasureGroup[] {
   const n = quick ? 10_000 : 100_000
   const budget = 1024 * 1024 * 1024
-  let seed = 30
+  const seed = 30
+  let values: unknown[] = []
   return [
     {
       kind: 'measure',
       name: `memory: heap per L1 item at ${n / 1000}k items (100 B–2 KB JSON)`,
       baseline: "the engine's estimate (L1 bytes ÷ items)",
       rounds: 3,
+      setup: () => {
+        values = benchValues(n, seed)
+      },
+      teardown: () => {
+        values = []
+      },
       measure: async (): Promise<Measurement[]> => {
-        seed++
         let estimate = 0
         let contentBytes = 0
-        const l1 = await perItem(n, seed, async (items) => {
+        const l1 = await perItem(values, seed, async (items) => {
           const cache = new L1MemoryCache({ maxBytes: budget })
           for (const item of items) cache.set(item)
           estimate = cache.bytes / cache.size
           contentBytes = items.reduce((sum, item) => sum + item.size, 0) / n
           return () => cache.clear()
         })
-        const engine = await perItem(n, seed, async (items) => {
+        const engine = await perItem(values, seed, async (items) => {
           const fx = await engineFixture('memory', {
             redis: false,
             sql: false,
@@ -72,12 +87,12 @@ export default function memorySuite({ quick }: { quick: boolean }): MeasureGroup
           if (health.l1.items !== n) throw new Error(`bench: engine L1 holds ${health.l1.items} of ${n}`)
           return () => fx.close()
         })
-        const lru = await perItem(n, seed, async (items) => {
+        const lru = await perItem(values, seed, async (items) => {
           const cache = new LRUCache<string, SyncItem>({ max: n * 2 })
           for (const item of items) cache.set(item.id, item)
           return () => cache.clear()
         })
-        const map = await perItem(n, seed, async (items) => {
+        const map = await perItem(values, seed, async (items) => {
           const cache = new Map(items.map((item) => [item.id, item]))
           return () => cache.clear()
         })
