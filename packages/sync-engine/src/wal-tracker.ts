@@ -22,7 +22,14 @@ export class WalTracker {
 
   /** Records just appended, in seq order. */
   add(records: readonly { seq: number }[], backlog: boolean): void {
-    for (const r of records) this.#seqs.push(r.seq)
+    const first = records[0]?.seq
+    if (first !== undefined && this.#head < this.#seqs.length && first < this.#seqs[this.#seqs.length - 1]!) {
+      // Appends that completed out of order (a log that answers asynchronously): keep the order.
+      const outstanding = this.#seqs.slice(this.#head)
+      for (const r of records) outstanding.push(r.seq)
+      this.#seqs = outstanding.sort((a, b) => a - b)
+      this.#head = 0
+    } else for (const r of records) this.#seqs.push(r.seq)
     const last = records[records.length - 1]
     if (backlog && last) this.backlogUpTo = Math.max(this.backlogUpTo, last.seq)
   }

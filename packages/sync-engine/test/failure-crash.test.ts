@@ -36,11 +36,20 @@ async function crashOnce(
   trial: number,
 ): Promise<{ dir: string; resolved: Map<string, number>; killedAfterMs: number }> {
   const dir = `${temp.path}/trial-${trial}`
-  const child = await ChildProcessRunner.start(writer, { args: [dir], timeoutMs: 30_000 })
-  await child.waitForLine('ready', 20_000)
+  const child = await ChildProcessRunner.start(writer, { args: [dir], timeoutMs: 60_000 })
+  try {
+    await child.waitForLine('ready', 40_000)
+  } catch (error) {
+    throw new Error(
+      `trial ${trial}: the child never said ready (${(error as Error).message}); stderr: ${child.stderr.slice(-2000)}`,
+    )
+  }
   const killedAfterMs = child.killRandomly(SEED + trial, 20, 400)
-  const exit = await child.waitExit(20_000)
-  expect(exit.signal).toBe('SIGKILL')
+  const exit = await child.waitExit(40_000)
+  if (exit.signal !== 'SIGKILL' || exit.timedOut)
+    throw new Error(
+      `trial ${trial}: the child ended by ${exit.signal ?? `exit code ${exit.code}`} (timed out: ${exit.timedOut}); stderr: ${exit.stderr.slice(-2000)}`,
+    )
   const resolved = new Map<string, number>()
   for (const line of exit.lines) {
     const [tag, id, version] = line.split(' ')
@@ -75,5 +84,5 @@ describe(`SIGKILL during durability 'local' writes (${TRIALS} trials, seed ${SEE
     expect(lost).toEqual([])
     // The trials did write: a kill after the child said "ready" found acknowledged writes.
     expect(acknowledged).toBeGreaterThan(TRIALS * 10)
-  }, 120_000)
+  }, 180_000)
 })
