@@ -204,6 +204,22 @@ export class SchemaMismatchError extends SyncEngineError {
   }
 }
 
+/**
+ * A row the store refused (too long for its column, a value of the wrong type, an invalid id that got
+ * past validation): isolated from its batch, whose other rows were written, and reported as a dead letter.
+ */
+export class RowRejectedError extends SyncEngineError {
+  /** The id of the refused row. */
+  readonly id: string
+  /** Why the store refused it. */
+  readonly reason: string
+  constructor(id: string, reason: string, options: SyncEngineErrorOptions = {}) {
+    super('ROW_REJECTED', `row '${id}' was rejected: ${reason}`, options)
+    this.id = id
+    this.reason = reason
+  }
+}
+
 export function isSyncEngineError(value: unknown): value is SyncEngineError {
   return value instanceof SyncEngineError
 }

@@ -23,6 +23,7 @@ import {
   pressureLevel,
   pressureRank,
   type ReceivedChange,
+  RowRejectedError,
   redactUrl,
   resolveSubmitOptions,
   type SubmitOptions,
@@ -1122,8 +1123,14 @@ export class SyncEngine extends EventEmitter<Events> {
     ]
     report.cdcEntries += await this.#publish(changes)
 
-    // Committed: settle first (the entries leave the pipeline), then let L1 evict what it holds.
-    for (const p of puts) this.#settle(p, undefined)
+    // Committed: settle first (the entries leave the pipeline), then let L1 evict what it holds. A
+    // `ground-truth` write L3 refused is not committed: its submit rejects with the reason.
+    for (const p of puts) {
+      const o = done.outcomes.get(p.id)
+      const refused =
+        o?.status === 'rejected' ? new RowRejectedError(p.id, o.reason ?? 'rejected by L3') : undefined
+      this.#settle(p, undefined, refused)
+    }
     for (const d of deletes)
       this.#settle(d, d.knownToExist || done.deleted.has(d.id) || (!l3 && l2Deleted.has(d.id)))
     for (const [, list] of states) {

@@ -1,5 +1,6 @@
 // The names a caller needs next to the engine, so `import { SyncEngine, SyncItem } from 'sync-engine'` works.
 export {
+  BackendUnavailableError,
   BackpressureError,
   createConsoleLogger,
   EngineNotReadyError,
@@ -7,9 +8,11 @@ export {
   InvalidConfigError,
   InvalidIdError,
   type Logger,
+  RowRejectedError,
   SubmitOptions,
   SyncEngineError,
   SyncItem,
+  TimeoutError,
 } from '@sync-engine/core'
 export { type ResolvedConfig, resolveConfig, type SyncEngineConfig } from './config.js'
 export {

@@ -1,4 +1,11 @@
-import { CorruptDataError, SyncItem, utf8ByteLength, type WalRecord } from '@sync-engine/core'
+import {
+  CorruptDataError,
+  RowRejectedError,
+  SubmitOptions,
+  SyncItem,
+  utf8ByteLength,
+  type WalRecord,
+} from '@sync-engine/core'
 import { SqliteL3Store } from '@sync-engine/sqlite-tier'
 import { makeTempDir, seededRandom, testSeed } from '@sync-engine/testkit'
 import { SqliteWal } from '@sync-engine/wal'
@@ -89,6 +96,15 @@ describe('poison rows (SPEC §9, seed printed)', () => {
     expect(await engine.countPrefix('poison.flush.')).toBe(99)
     expect(await engine.get('poison.flush.00013')).toBeNull()
     expect((await engine.health()).wal.rows).toBe(0)
+
+    // A ground-truth submit of a refused row is not committed: it rejects, naming the row and why.
+    const refused = await engine
+      .submit(SyncItem.fromJson('poison.flush.00013', { again: true }), SubmitOptions.groundTruth())
+      .catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(RowRejectedError)
+    expect(refused).toMatchObject({ id: 'poison.flush.00013', reason: expect.stringMatching(/CONSTRAINT/) })
+    await engine.submit(SyncItem.fromJson('poison.flush.ok', { fine: true }), SubmitOptions.groundTruth())
+    expect((await engine.status('poison.flush.ok')).inL3).toBe(true)
   })
 
   it('an undecodable WAL record is reported with its seq and skipped; the drain goes on', async () => {
