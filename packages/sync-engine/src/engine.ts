@@ -1661,11 +1661,17 @@ export class SyncEngine extends EventEmitter<Events> {
   #l2Failed(error: unknown, operation: string, missed?: Iterable<[string, number | undefined]>): void {
     const outage = isOutage(error)
     this.metrics.count(METRIC.errors, { tier: 'L2', operation, reason: outage ? 'unavailable' : 'rejected' })
-    if (missed) for (const [id, ttl] of missed) this.#missL2(id, ttl)
-    if (outage) this.#l2Down(error)
+    let lost = false
+    for (const [id, ttl] of missed ?? []) {
+      this.#missL2(id, ttl)
+      lost = true
+    }
+    // Writes it missed make L2 stale until repaired, whatever the reason: detach it until then.
+    if (outage || lost) this.#l2Down(error)
     else this.logger.warn({ error: errorMessage(error), operation }, 'L2 refused a call')
   }
 
+  /** Remembers an id whose L2 write was missed (L2 is stale for it until the repair). */
   #missL2(id: string, ttl: number | undefined): void {
     if (this.#l2MissedOverflow) return
     this.#l2Missed.set(id, ttl)
