@@ -122,6 +122,38 @@ describe(`Redis killed and restarted (seed ${SEED})`, () => {
     expect(await e.merkleRoots()).toEqual({ l2: expected, l3: expected })
   })
 
+  it('Redis frozen (SIGSTOP) for 2 s: reads wait at most about the command timeout, then L2 is repaired after SIGCONT', async () => {
+    const e = engine({ redis: { url: redis.url, prefix: services.prefix, commandTimeoutMs: 500 } })
+    await e.start()
+    const before = Array.from({ length: 200 }, (_, i) => item(`l2.frozen.a.${i}`, i))
+    await e.submitMany(before)
+    await e.flush()
+    const reader = engine({ redis: { url: redis.url, prefix: services.prefix, commandTimeoutMs: 500 } })
+    await reader.start()
+
+    await redis.stop()
+    const during = Array.from({ length: 200 }, (_, i) => item(`l2.frozen.b.${i}`, i))
+    await e.submitMany(during)
+    const flushed = e.flush()
+    const readMs: number[] = []
+    for (const it of before.slice(0, 20)) {
+      const t = performance.now()
+      expect((await reader.get(it.id))?.version).toBe(1)
+      readMs.push(performance.now() - t)
+    }
+    await flushed
+    expect((await reader.health()).l2.attached).toBe(false)
+    await sleep(Math.max(0, 2000 - readMs.reduce((a, b) => a + b, 0)))
+    await redis.cont()
+
+    await eventually(async () => (await e.health()).l2.attached === true, 15_000)
+    // The first read waited for the frozen Redis at most its timeout; the next ones skipped it.
+    expect(Math.max(...readMs)).toBeLessThanOrEqual(3 * 500)
+    await expectL2MatchesL3([...before, ...during].map((i) => i.id))
+    const roots = await e.merkleRoots()
+    expect(roots.l2).toBe(roots.l3)
+  })
+
   it('an engine started while Redis is down runs without L2 and attaches it (repaired) when Redis comes up', async () => {
     await redis.kill()
     const e = engine()

@@ -106,6 +106,30 @@ describe(`MariaDB cut by the fault proxy (seed ${SEED})`, () => {
     expect(items.filter((i) => e.definitelyMissing(i.id))).toEqual([])
   })
 
+  it('MariaDB stalled (bytes held, never answered): flushes time out into the WAL; after healing the late statements and the drain agree', async () => {
+    const e = engine({ resilience: { l3TimeoutMs: 1000, retries: 0 } })
+    await e.start()
+    await e.submitMany(Array.from({ length: 100 }, (_, i) => SyncItem.fromJson(`stall.k${i}`, { v: 1 })))
+    await e.flush()
+    proxy.stall()
+    // Newer versions of the same ids while MariaDB hangs: the flush gives up after l3TimeoutMs.
+    const newer = Array.from({ length: 100 }, (_, i) =>
+      SyncItem.fromJson(`stall.k${i}`, { v: 2 }, { version: 2 }),
+    )
+    await e.submitMany(newer)
+    const report = await e.flush()
+    expect(report.walFallback).toBe(100)
+    await e.delete('stall.k7')
+    proxy.heal() // the held statements reach MariaDB late; the WAL replays after them, version-guarded
+    await eventually(async () => (await e.health()).wal.rows === 0, 20_000)
+    expect(await countInL3('stall.k')).toBe(99)
+    const stored = await e.getMany(newer.map((i) => i.id))
+    expect(stored.size).toBe(99)
+    expect([...stored.values()].every((i) => i.version === 2)).toBe(true)
+    const roots = await e.merkleRoots()
+    expect(roots.l2).toBe(roots.l3)
+  })
+
   it('start() with L3 unreachable fails clearly; with allowDegradedStart it runs on the WAL and catches up when L3 answers', async () => {
     proxy.cut()
     const strict = engine()
