@@ -5,9 +5,11 @@ const READS_PER_TICK = 1024
 
 /**
  * Wall-clock time for `lastAccessed` stamps without a `Date.now()` per read (≈ 40 ns here, a third of
- * a cache hit). A reading is reused until the current synchronous run ends (a microtask marks it
- * stale) or `READS_PER_TICK` reads have used it, whichever comes first. So a stamp is never older than
- * the run of code that made the read, and a burst of reads costs one clock call.
+ * a cache hit). A reading is reused until a 1 ms unref'd timer marks it stale, or until
+ * `READS_PER_TICK` reads have used it, whichever comes first: a stamp is at most about a millisecond
+ * old (or 1024 reads, in a long chain of awaits that gives timers no turn), and a burst of reads costs
+ * one clock call. A timer rather than a microtask marks it stale, because a microtask per reading
+ * would cost every awaited read (the engine's async `get`) an extra queue turn.
  */
 export class CoarseClock {
   readonly #clock: Clock
@@ -31,7 +33,7 @@ export class CoarseClock {
     this.#now = this.#clock.now()
     if (!this.#fresh) {
       this.#fresh = true
-      queueMicrotask(this.#markStale)
+      setTimeout(this.#markStale, 1).unref()
     }
     return this.#now
   }
