@@ -170,8 +170,10 @@ export async function runGroups(groups: AnyGroup[], options: RunOptions): Promis
     if (options.filter && !group.name.includes(options.filter)) continue
     const rounds = options.quick ? 1 : (group.rounds ?? 3)
     const started = performance.now()
-    await group.setup?.()
+    let failure: { error: unknown } | undefined
     try {
+      // Inside the try: a setup that fails half-way still gets its teardown (databases, prefixes).
+      await group.setup?.()
       out.groups.push(group.name)
       if (isMeasure(group)) out.measurements.push(...(await runMeasureGroup(group, rounds)))
       else out.results.push(...(await runBenchGroup(group, rounds, options.quick)))
@@ -179,10 +181,17 @@ export async function runGroups(groups: AnyGroup[], options: RunOptions): Promis
         out.notes[group.name] = group.note
         console.log(`\n${group.note}`)
       }
-    } finally {
-      await group.teardown?.()
-      globalThis.gc?.()
+    } catch (error) {
+      failure = { error }
     }
+    try {
+      await group.teardown?.()
+    } catch (error) {
+      if (failure) console.error(`teardown of '${group.name}' failed too: ${(error as Error).message}`)
+      else failure = { error }
+    }
+    globalThis.gc?.()
+    if (failure) throw failure.error
     console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`)
   }
   return out

@@ -130,7 +130,7 @@ export default function startupSuite({ quick }: { quick: boolean }): AnyGroup[] 
       },
       teardown: async () => {
         await warm?.shutdown()
-        removeWal(join(dir, 'wal-warm.db'))
+        if (dir) removeWal(join(dir, 'wal-warm.db'))
       },
       baseline: {
         name: `raw better-sqlite3 keyset scan of the ids (pages of ${PAGE / 1000}k)`,
