@@ -26,4 +26,5 @@ export function manualCache(options: Omit<L1MemoryCacheOptions, 'clock'> = {}) {
 }
 
 /** Resolves after pending microtasks (the coarse access clock goes stale then). */
-export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+/** Waits past the coarse clock's 1 ms staleness timer, so the next read takes a new reading. */
+export const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 3))

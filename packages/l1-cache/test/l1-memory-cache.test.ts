@@ -19,7 +19,7 @@ describe('reads and access statistics', () => {
     expect(cache.stats()).toMatchObject({ hits: 3, misses: 0 })
   })
 
-  it('stamps lastAccessed from the clock, read once per synchronous run', async () => {
+  it('stamps lastAccessed from the clock, one reading shared until its 1 ms timer marks it stale', async () => {
     const { cache, clock } = manualCache()
     const a = item('u.a')
     cache.set(a)
@@ -29,6 +29,9 @@ describe('reads and access statistics', () => {
     clock.advance(5)
     cache.get('u.a')
     expect(a.lastAccessed).toBe(1_000_000) // same run: the coarse reading
+    await Promise.resolve()
+    cache.get('u.a')
+    expect(a.lastAccessed).toBe(1_000_000) // an await alone does not cost a new reading
     await nextTurn()
     cache.get('u.a')
     expect(a.lastAccessed).toBe(1_000_005)
