@@ -29,24 +29,15 @@ export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[]
     {
       name: 'engine: L1 get hit (async API) vs lru-cache get behind await',
       setup: async () => {
-        dir = mkdtempSync(join(tmpdir(), 'bench-engine-'))
-        engine = new SyncEngine({
-          sql: `sqlite:${dir}/l3.db`,
-          wal: { path: `${dir}/wal.db` },
-          logger: silentLogger,
-        })
-        await engine.start()
+        await startEngine()
         for (const item of items) {
           lru.set(item.id, item)
-          await engine.submit(item)
+          await engine!.submit(item)
         }
-        await engine.flush()
-        for (const id of ids) await engine.get(id)
+        await engine!.flush()
+        for (const id of ids) await engine!.get(id)
       },
-      teardown: async () => {
-        await engine?.shutdown()
-        rmSync(dir, { recursive: true, force: true })
-      },
+      teardown: stopEngine,
       baseline: {
         name: 'await lru.get',
         opsPerCall: n,
@@ -67,19 +58,8 @@ export default function engineSuite({ quick }: { quick: boolean }): BenchGroup[]
     },
     {
       name: 'engine: submit (durability memory) vs lru-cache set behind await',
-      setup: async () => {
-        dir = mkdtempSync(join(tmpdir(), 'bench-engine-'))
-        engine = new SyncEngine({
-          sql: `sqlite:${dir}/l3.db`,
-          wal: { path: `${dir}/wal.db` },
-          logger: silentLogger,
-        })
-        await engine.start()
-      },
-      teardown: async () => {
-        await engine?.shutdown()
-        rmSync(dir, { recursive: true, force: true })
-      },
+      setup: startEngine,
+      teardown: stopEngine,
       baseline: {
         name: 'await lru.set',
         opsPerCall: n,
