@@ -10,37 +10,24 @@ import {
   engineFixture,
   privateDatabase,
 } from '../harness.js'
+import { guardedUpdates, mariadbRawUpsert } from '../raw.js'
 
 /** Rows per statement of the raw baseline: the fixed chunk a careful mysql2 user picks. */
 const RAW_ROWS_PER_STATEMENT = 2000
 const COLUMNS = 'id, version, `timestamp`, payload_hash, payload, state'
-const NEWER =
-  '(VALUES(version) > version OR (VALUES(version) = version AND VALUES(`timestamp`) >= `timestamp`))'
-const UPDATES = ['payload_hash', 'payload', 'state', '`timestamp`', 'version']
-  .map((c) => `${c} = IF(${NEWER}, VALUES(${c}), ${c})`)
-  .join(', ')
+const UPDATES = guardedUpdates(['payload_hash', 'payload', 'state', '`timestamp`', 'version'])
 
 /**
- * The hand-written write: one transaction of prepared multi-row upserts with the engine's version
- * guard, into the table the engine's store creates. No L2, no Merkle tree, no WAL, no validation.
+ * The hand-written write (same version guard, the table the engine's store creates). No L2, no Merkle
+ * tree, no WAL, no validation.
  */
-function rawUpsert(pool: Pool) {
-  const sql = (rows: number) =>
-    `INSERT INTO sync_items (${COLUMNS}) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ')} ON DUPLICATE KEY UPDATE ${UPDATES}`
-  return async (rows: readonly unknown[][]) => {
-    const conn = await pool.getConnection()
-    try {
-      await conn.query('START TRANSACTION')
-      for (let at = 0; at < rows.length; at += RAW_ROWS_PER_STATEMENT) {
-        const chunk = rows.slice(at, at + RAW_ROWS_PER_STATEMENT)
-        await conn.execute(sql(chunk.length), chunk.flat() as never)
-      }
-      await conn.query('COMMIT')
-    } finally {
-      conn.release()
-    }
-  }
-}
+const rawUpsert = (pool: Pool) =>
+  mariadbRawUpsert(pool, {
+    columns: COLUMNS,
+    row: '(?, ?, ?, ?, ?, ?)',
+    updates: UPDATES,
+    rowsPerStatement: RAW_ROWS_PER_STATEMENT,
+  })
 
 /**
  * Sustained writes through the whole engine — `submitMany` then `flush`: MariaDB (version-guarded

@@ -1,58 +1,34 @@
-import { SyncItem, silentLogger } from '@sync-engine/core'
+import { type SyncItem, silentLogger } from '@sync-engine/core'
 import { MysqlL3Store } from '@sync-engine/mysql-tier'
 import mysql, { type Pool } from 'mysql2/promise'
 import type { BenchGroup } from '../harness.js'
+import { guardedUpdates, mariadbRawUpsert, tierGeneration } from '../raw.js'
 
 /** Rows per statement of the raw baseline: the fixed chunk size a careful mysql2 user picks. */
 const RAW_ROWS_PER_STATEMENT = 2000
 const COLUMNS =
   'id, version, `timestamp`, payload_hash, payload, payload_blob, audit, state, access_count, last_accessed'
-const NEWER =
-  '(VALUES(version) > version OR (VALUES(version) = version AND VALUES(`timestamp`) >= `timestamp`))'
-const GUARDED = ['payload_hash', 'payload', 'payload_blob', 'audit', 'state', '`timestamp`', 'version']
-  .map((c) => `${c} = IF(${NEWER}, VALUES(${c}), ${c})`)
-  .join(', ')
-
-/** ~200 bytes of JSON per row; `gen` changes the content (and so every Merkle leaf) between calls. */
-function generation(n: number, gen: number): SyncItem[] {
-  return Array.from({ length: n }, (_, i) =>
-    SyncItem.fromJson(
-      `user.${Math.floor(i / 1000)}.${i}`,
-      {
-        name: `User number ${i}`,
-        email: `user${i}@example.com`,
-        role: i % 3 ? 'member' : 'admin',
-        gen,
-        tags: ['alpha', 'beta', 'gamma'],
-        bio: 'x'.repeat(60),
-      },
-      { updatedAt: 1_700_000_000_000 },
-    ),
-  )
-}
+const GUARDED = guardedUpdates([
+  'payload_hash',
+  'payload',
+  'payload_blob',
+  'audit',
+  'state',
+  '`timestamp`',
+  'version',
+])
 
 /**
- * The hand-written way to do the same write with mysql2: one transaction of prepared multi-row
- * upserts (2000 rows a statement) with the same version guard, into a table with the same schema,
- * binding the JSON text and hash directly. No validation, no per-row outcomes, no lock, no Merkle tree.
+ * The hand-written way to do the same write with mysql2 (2000 rows a statement, same version guard,
+ * same schema, JSON text and hash bound directly). No validation, no per-row outcomes, no lock, no Merkle tree.
  */
-function rawWriter(pool: Pool) {
-  const sql = (rows: number) =>
-    `INSERT INTO sync_items (${COLUMNS}) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, NULL, NULL, ?, 0, 0)').join(', ')} ON DUPLICATE KEY UPDATE ${GUARDED}`
-  return async (rows: readonly unknown[][]) => {
-    const conn = await pool.getConnection()
-    try {
-      await conn.query('START TRANSACTION')
-      for (let at = 0; at < rows.length; at += RAW_ROWS_PER_STATEMENT) {
-        const chunk = rows.slice(at, at + RAW_ROWS_PER_STATEMENT)
-        await conn.execute(sql(chunk.length), chunk.flat() as never)
-      }
-      await conn.query('COMMIT')
-    } finally {
-      conn.release()
-    }
-  }
-}
+const rawWriter = (pool: Pool) =>
+  mariadbRawUpsert(pool, {
+    columns: COLUMNS,
+    row: '(?, ?, ?, ?, ?, NULL, NULL, ?, 0, 0)',
+    updates: GUARDED,
+    rowsPerStatement: RAW_ROWS_PER_STATEMENT,
+  })
 
 export default function mysqlTierSuite({ quick }: { quick: boolean }): BenchGroup[] {
   const n = quick ? 2_000 : 100_000
@@ -80,7 +56,7 @@ export default function mysqlTierSuite({ quick }: { quick: boolean }): BenchGrou
       setup: async () => {
         admin = mysql.createPool({ uri: server, connectionLimit: 1 })
         for (const db of databases) await admin.query(`CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4`)
-        gens = [generation(n, 0), generation(n, 1)]
+        gens = [tierGeneration(n, 0), tierGeneration(n, 1)]
         rawGens = gens.map((items) =>
           items.map((item) => [
             item.id,

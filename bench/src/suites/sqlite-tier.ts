@@ -1,33 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SyncItem, utf8Decode } from '@sync-engine/core'
+import { type SyncItem, utf8Decode } from '@sync-engine/core'
 import { SqliteL3Store } from '@sync-engine/sqlite-tier'
 import Database from 'better-sqlite3'
 import type { BenchGroup } from '../harness.js'
+import { tierGeneration } from '../raw.js'
 
 /** Rows per statement of the raw baseline (SQLite allows 32 766 parameters: 3 276 rows of 10). */
 const RAW_ROWS_PER_STATEMENT = 1000
 const COLUMNS =
   'id, version, timestamp, payload_hash, payload, payload_blob, audit, state, access_count, last_accessed'
-
-/** ~200 bytes of JSON per row; `gen` changes the content (and so every Merkle leaf) between calls. */
-function generation(n: number, gen: number): SyncItem[] {
-  return Array.from({ length: n }, (_, i) =>
-    SyncItem.fromJson(
-      `user.${Math.floor(i / 1000)}.${i}`,
-      {
-        name: `User number ${i}`,
-        email: `user${i}@example.com`,
-        role: i % 3 ? 'member' : 'admin',
-        gen,
-        tags: ['alpha', 'beta', 'gamma'],
-        bio: 'x'.repeat(60),
-      },
-      { updatedAt: 1_700_000_000_000 },
-    ),
-  )
-}
 
 /**
  * The hand-written way to do the same write with better-sqlite3: one transaction of prepared
@@ -95,7 +78,7 @@ function group(n: number, { label, merkle, target }: Variant): BenchGroup {
       'does none of that. Same schema, WAL journal, synchronous=FULL.',
     setup: async () => {
       dir = mkdtempSync(join(tmpdir(), 'bench-sqlite-tier-'))
-      gens = [generation(n, 0), generation(n, 1)]
+      gens = [tierGeneration(n, 0), tierGeneration(n, 1)]
       rawGens = gens.map((items) =>
         items.map((item) => ({
           params: [
