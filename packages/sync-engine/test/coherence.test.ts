@@ -1,8 +1,8 @@
 import { SyncItem } from '@sync-engine/core'
 import { makeTempDir } from '@sync-engine/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SyncEngine } from '../src/index.js'
-import { quiet, track } from './helpers.js'
+import { eventually } from './fixtures/faults.js'
+import { engineFactory } from './helpers.js'
 import { servicesFor } from './services.js'
 
 let services: Awaited<ReturnType<typeof servicesFor>>
@@ -15,27 +15,13 @@ afterAll(async () => {
   temp.remove()
 })
 
-let n = 0
-const engine = (instanceId: string) =>
-  track(
-    new SyncEngine({
-      instanceId,
-      sql: services.mysqlUrl,
-      redis: { url: services.redisUrl, prefix: services.prefix },
-      wal: { path: `${temp.path}/wal-${n++}.db` },
-      cdc: { enabled: true, maxStalenessMs: 500 },
-      batch: { maxAgeMs: 10 },
-      logger: quiet,
-    }),
-  )
-
-async function eventually(check: () => Promise<boolean>, withinMs: number): Promise<void> {
-  const deadline = Date.now() + withinMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not true within ${withinMs} ms`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const engines = engineFactory(temp.path, () => ({
+  sql: services.mysqlUrl,
+  redis: { url: services.redisUrl, prefix: services.prefix },
+  cdc: { enabled: true, maxStalenessMs: 500 },
+  batch: { maxAgeMs: 10 },
+}))
+const engine = (instanceId: string) => engines({ instanceId })
 
 describe('coherence over the change stream', () => {
   it('an engine drops from L1 what another engine changed, and its filter learns the new ids', async () => {

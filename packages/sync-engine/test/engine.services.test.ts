@@ -4,8 +4,7 @@ import { MysqlL3Store } from '@sync-engine/mysql-tier'
 import { makeTempDir } from '@sync-engine/testkit'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SyncEngine, type SyncEngineConfig } from '../src/index.js'
-import { quiet, track } from './helpers.js'
+import { engineFactory, quiet } from './helpers.js'
 import { servicesFor } from './services.js'
 
 let services: Awaited<ReturnType<typeof servicesFor>>
@@ -18,18 +17,10 @@ afterAll(async () => {
   temp.remove()
 })
 
-let walCount = 0
-function engine(config: SyncEngineConfig = {}): SyncEngine {
-  return track(
-    new SyncEngine({
-      sql: services.mysqlUrl,
-      redis: { url: services.redisUrl, prefix: services.prefix },
-      wal: { path: `${temp.path}/wal-${walCount++}.db` },
-      logger: quiet,
-      ...config,
-    }),
-  )
-}
+const engine = engineFactory(temp.path, () => ({
+  sql: services.mysqlUrl,
+  redis: { url: services.redisUrl, prefix: services.prefix },
+}))
 
 const user = (i: number, extra: Record<string, unknown> = {}, version = 1) =>
   SyncItem.fromJson(

@@ -4,9 +4,8 @@ import { MysqlL3Store } from '@sync-engine/mysql-tier'
 import { RedisL2Store } from '@sync-engine/redis-tier'
 import { makeTempDir, RedisProcess, testSeed } from '@sync-engine/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SyncEngine, type SyncEngineConfig } from '../src/index.js'
 import { eventually, sleep } from './fixtures/faults.js'
-import { quiet, track } from './helpers.js'
+import { engineFactory, quiet } from './helpers.js'
 import { servicesFor } from './services.js'
 
 // SPEC §8, §9: L2 down → reads fall through to L3 within the command timeout, writes keep landing in
@@ -28,18 +27,10 @@ afterAll(async () => {
   temp.remove()
 })
 
-let walCount = 0
-function engine(config: SyncEngineConfig = {}): SyncEngine {
-  return track(
-    new SyncEngine({
-      sql: services.mysqlUrl,
-      redis: { url: redis.url, prefix: services.prefix, commandTimeoutMs: COMMAND_TIMEOUT_MS },
-      wal: { path: `${temp.path}/wal-${walCount++}.db` },
-      logger: quiet,
-      ...config,
-    }),
-  )
-}
+const engine = engineFactory(temp.path, () => ({
+  sql: services.mysqlUrl,
+  redis: { url: redis.url, prefix: services.prefix, commandTimeoutMs: COMMAND_TIMEOUT_MS },
+}))
 
 const item = (id: string, i: number) => SyncItem.fromJson(id, { i, name: `user ${i}`, tags: ['a', i % 7] })
 

@@ -3,9 +3,8 @@ import { merkleRootOf } from '@sync-engine/merkle'
 import { MysqlL3Store } from '@sync-engine/mysql-tier'
 import { FaultProxy, makeTempDir, testSeed } from '@sync-engine/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { SyncEngine, type SyncEngineConfig } from '../src/index.js'
 import { eventually, sleep } from './fixtures/faults.js'
-import { quiet, track } from './helpers.js'
+import { engineFactory, quiet } from './helpers.js'
 import { servicesFor } from './services.js'
 
 // SPEC §9: L3 down → flushes go to the WAL; the WAL drains in large batches, in order, as soon as L3
@@ -30,18 +29,10 @@ afterAll(async () => {
   temp.remove()
 })
 
-let walCount = 0
-function engine(config: SyncEngineConfig = {}): SyncEngine {
-  return track(
-    new SyncEngine({
-      sql: proxy.url(services.mysqlUrl),
-      redis: { url: services.redisUrl, prefix: services.prefix },
-      wal: { path: `${temp.path}/wal-${walCount++}.db` },
-      logger: quiet,
-      ...config,
-    }),
-  )
-}
+const engine = engineFactory(temp.path, () => ({
+  sql: proxy.url(services.mysqlUrl),
+  redis: { url: services.redisUrl, prefix: services.prefix },
+}))
 
 /** Rows of `prefix` in L3, asked of MariaDB directly (not through the proxy). */
 async function countInL3(prefix: string): Promise<number> {

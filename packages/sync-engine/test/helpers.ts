@@ -50,3 +50,18 @@ export function counting<T extends L3Store>(store: T): { store: T; calls: Map<st
   })
   return { store: proxy, calls }
 }
+
+/**
+ * Engines over one temp dir, each with its own WAL file, quiet, built from `base()` (read at creation,
+ * since service URLs resolve in `beforeAll`) overridden by the call's own config; shut down after the test.
+ */
+export function engineFactory(
+  dir: string,
+  base: () => SyncEngineConfig,
+): (config?: SyncEngineConfig) => SyncEngine {
+  let walCount = 0
+  return (config = {}) =>
+    track(
+      new SyncEngine({ wal: { path: `${dir}/wal-${walCount++}.db` }, logger: quiet, ...base(), ...config }),
+    )
+}
