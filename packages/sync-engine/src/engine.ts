@@ -1880,15 +1880,7 @@ export class SyncEngine extends EventEmitter<Events> {
           this.metrics.count(METRIC.errors, { tier: 'L2', operation: 'get', reason: 'corrupt' })
           this.logger.warn({ id, error: error.message }, 'Corrupt L2 value; reading L3 and repairing')
         }
-        this.metrics.count(
-          METRIC.operations,
-          { tier: 'L2', operation: 'get', status: items.size ? 'hit' : 'miss' },
-          ids.length,
-        )
-        this.metrics.record(METRIC.operationSeconds, (performance.now() - t) / 1000, {
-          tier: 'L2',
-          operation: 'get',
-        })
+        this.#recordGet('L2', ids.length, items.size, t)
         rest = rest.filter((id) => !items.has(id))
       } catch (error) {
         this.#l2Failed(error, 'get')
@@ -1904,15 +1896,7 @@ export class SyncEngine extends EventEmitter<Events> {
       if (rest.length) {
         const t = performance.now()
         const { items } = await l3.getMany(rest)
-        this.metrics.count(
-          METRIC.operations,
-          { tier: 'L3', operation: 'get', status: items.size ? 'hit' : 'miss' },
-          rest.length,
-        )
-        this.metrics.record(METRIC.operationSeconds, (performance.now() - t) / 1000, {
-          tier: 'L3',
-          operation: 'get',
-        })
+        this.#recordGet('L3', rest.length, items.size, t)
         const backfill: SyncItem[] = []
         for (const [id, item] of items) {
           found.set(id, item)
@@ -1936,6 +1920,17 @@ export class SyncEngine extends EventEmitter<Events> {
       if (error instanceof CorruptDataError) return { items: new Map(), errors: new Map([[id, error]]) }
       throw error
     }
+  }
+
+  /** One batched read of a tier: hits and misses counted per id, and its latency. */
+  #recordGet(tier: 'L2' | 'L3', asked: number, found: number, startedAt: number): void {
+    if (found) this.metrics.count(METRIC.operations, { tier, operation: 'get', status: 'hit' }, found)
+    if (asked > found)
+      this.metrics.count(METRIC.operations, { tier, operation: 'get', status: 'miss' }, asked - found)
+    this.metrics.record(METRIC.operationSeconds, (performance.now() - startedAt) / 1000, {
+      tier,
+      operation: 'get',
+    })
   }
 
   /** Puts a value read from L2/L3 into L1 unless a write of that id began after the read did. */
