@@ -25,6 +25,11 @@ export function tierGeneration(n: number, gen: number): SyncItem[] {
   )
 }
 
+/** The parameters a raw upsert binds for an item: id, version, timestamp, hash, JSON text, state. */
+export function rawRow(item: SyncItem): unknown[] {
+  return [item.id, item.version, item.updatedAt, item.contentHash, item.text(), item.state]
+}
+
 const NEWER =
   '(VALUES(version) > version OR (VALUES(version) = version AND VALUES(`timestamp`) >= `timestamp`))'
 

@@ -10,7 +10,7 @@ import {
   engineFixture,
   privateDatabase,
 } from '../harness.js'
-import { guardedUpdates, mariadbRawUpsert } from '../raw.js'
+import { guardedUpdates, mariadbRawUpsert, rawRow } from '../raw.js'
 
 /** Rows per statement of the raw baseline: the fixed chunk a careful mysql2 user picks. */
 const RAW_ROWS_PER_STATEMENT = 2000
@@ -77,16 +77,7 @@ export default function endToEndSuite({ quick }: { quick: boolean }): BenchGroup
       name: `end-to-end: sustained writes of ${n / 1000}k items (~500 B JSON)`,
       setup: async () => {
         gens = [benchItems(ids, 11, 0), benchItems(ids, 11, 1)]
-        rawGens = gens.map((items) =>
-          items.map((item) => [
-            item.id,
-            item.version,
-            item.updatedAt,
-            item.contentHash,
-            item.text(),
-            item.state,
-          ]),
-        )
+        rawGens = gens.map((items) => items.map(rawRow))
         rawDb = await privateDatabase('e2e_raw')
         // The baseline's table comes from the store, so every writer writes the same schema.
         const schema = new MysqlL3Store({ url: rawDb.url, logger: silentLogger })

@@ -2,7 +2,7 @@ import { type SyncItem, silentLogger } from '@sync-engine/core'
 import { MysqlL3Store } from '@sync-engine/mysql-tier'
 import mysql, { type Pool } from 'mysql2/promise'
 import type { BenchGroup } from '../harness.js'
-import { guardedUpdates, mariadbRawUpsert, tierGeneration } from '../raw.js'
+import { guardedUpdates, mariadbRawUpsert, rawRow, tierGeneration } from '../raw.js'
 
 /** Rows per statement of the raw baseline: the fixed chunk size a careful mysql2 user picks. */
 const RAW_ROWS_PER_STATEMENT = 2000
@@ -57,16 +57,7 @@ export default function mysqlTierSuite({ quick }: { quick: boolean }): BenchGrou
         admin = mysql.createPool({ uri: server, connectionLimit: 1 })
         for (const db of databases) await admin.query(`CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4`)
         gens = [tierGeneration(n, 0), tierGeneration(n, 1)]
-        rawGens = gens.map((items) =>
-          items.map((item) => [
-            item.id,
-            item.version,
-            item.updatedAt,
-            item.contentHash,
-            item.text(),
-            item.state,
-          ]),
-        )
+        rawGens = gens.map((items) => items.map(rawRow))
         // The baseline database gets its schema from the store, so all three write the same tables.
         const schema = new MysqlL3Store({ url: urlOf(databases[0]!), logger: silentLogger })
         await schema.connect()
