@@ -309,6 +309,8 @@ export class SyncEngine extends EventEmitter<Events> {
   #feed: ChangeFeed | undefined
   #tailing: Promise<void> | undefined
   #lastFeedOk = 0
+  /** Set while `pauseCoherence()` holds the change-stream reader; resolved by `resumeCoherence()`. */
+  #feedPaused: { promise: Promise<void>; waiter: Waiter<void> } | undefined
   #startPromise: Promise<StartReport> | undefined
   #shutdownPromise: Promise<ShutdownReport> | undefined
   #flushedTotal = 0
@@ -2175,6 +2177,7 @@ export class SyncEngine extends EventEmitter<Events> {
   async #stopCoherence(): Promise<void> {
     const feed = this.#feed
     this.#feed = undefined
+    this.#feedPaused?.waiter.resolve() // a paused reader wakes up and sees it is done
     if (!feed) return
     await feed.close().catch(() => undefined)
     await this.#tailing?.catch(() => undefined)
@@ -2185,6 +2188,10 @@ export class SyncEngine extends EventEmitter<Events> {
     const { maxStalenessMs } = this.config.cdc
     const blockMs = Math.max(50, Math.min(1000, Math.floor(maxStalenessMs / 2)))
     while (this.#feed === feed) {
+      if (this.#feedPaused) {
+        await this.#feedPaused.promise
+        continue
+      }
       let batch: Awaited<ReturnType<ChangeFeed['read']>>
       try {
         batch = await feed.read({ count: 1000, blockMs })
@@ -2199,6 +2206,25 @@ export class SyncEngine extends EventEmitter<Events> {
       if (batch.gap) this.#invalidateAll('gap', 'the cursor fell out of the trimmed stream')
       this.#applyChanges(batch.changes)
     }
+  }
+
+  /**
+   * Holds this engine's change-stream reader (SPEC §10) until `resumeCoherence()`; a read in progress
+   * ends first (within half of `cdc.maxStalenessMs`). Meanwhile L1 is not invalidated, so reads may
+   * serve what other processes have since changed. On resume the reader continues from its cursor: it
+   * catches up on every change still in the stream, and when the stream was trimmed past the cursor
+   * that gap clears L1 and rebuilds the filter. For tests (a reader stuck past the trim point) and
+   * maintenance; a no-op for an engine without coherence.
+   */
+  pauseCoherence(): void {
+    this.#feedPaused ??= deferred<void>()
+  }
+
+  /** Lets the change-stream reader held by `pauseCoherence()` continue. */
+  resumeCoherence(): void {
+    const paused = this.#feedPaused
+    this.#feedPaused = undefined
+    paused?.waiter.resolve()
   }
 
   #applyChanges(changes: readonly ReceivedChange[]): void {
