@@ -5,28 +5,17 @@
  */
 
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { BackendUnavailableError, InvalidArgumentError, TimeoutError } from '@sync-engine/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ChildProcessRunner, makeTempDir, seededRandom, testSeed } from '../src/index.js'
+import { ChildProcessRunner, ensureBuilt, makeTempDir, seededRandom, testSeed } from '../src/index.js'
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(packageDir, 'dist', 'index.js')
 const temp = makeTempDir('testkit-child')
 const seed = testSeed()
-
-function ensureBuilt(): void {
-  const src = join(packageDir, 'src')
-  const newest = Math.max(
-    ...readdirSync(src, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile())
-      .map((e) => statSync(join(e.parentPath, e.name)).mtimeMs),
-  )
-  if (existsSync(dist) && statSync(dist).mtimeMs >= newest) return
-  execFileSync('npx', ['--no-install', 'tsup'], { cwd: packageDir, stdio: 'ignore' })
-}
 
 function script(name: string, body: string): string {
   const path = join(temp.path, name)
@@ -39,7 +28,7 @@ let ticker = ''
 let plain = ''
 
 beforeAll(() => {
-  ensureBuilt()
+  ensureBuilt(packageDir)
   console.log(`child kill seed ${seed} (FC_SEED=${seed} reproduces)`)
   server = script(
     'server.mjs',
