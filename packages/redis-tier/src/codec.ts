@@ -44,19 +44,51 @@ function jsonOfState(state: string): string {
   return text
 }
 
-/** The document bytes of `record` (see above). */
-export function encodeDocument(record: ItemRecord): Buffer {
+/** A document in two parts: `header` (up to and including `,"payload":`), then the content and `}`. */
+export interface DocumentParts {
+  readonly header: string
+  readonly content: Uint8Array
+}
+
+/** The parts of `record`'s document (see above); nothing is copied yet. */
+export function documentParts(record: ItemRecord): DocumentParts {
   let header = `{"version":${record.version},"timestamp":${record.updatedAt},"state":${jsonOfState(record.state)},"payload_hash":"${record.contentHash}"`
   const audit = auditOf(record)
   if (audit !== undefined) header += `,"audit":${JSON.stringify(audit)}`
   if (record.contentType === 'binary') header += ',"content_type":"binary"'
-  header += ',"payload":'
-  const headerBytes = Buffer.byteLength(header, 'utf8')
-  const out = Buffer.allocUnsafe(headerBytes + record.content.byteLength + 1)
-  out.write(header, 0, 'utf8')
-  out.set(record.content, headerBytes)
-  out[out.length - 1] = CLOSE
-  return out
+  return { header: `${header},"payload":`, content: record.content }
+}
+
+/** About the byte size of a document (exact when its header is ASCII). */
+export function documentSize(doc: DocumentParts): number {
+  return doc.header.length + doc.content.byteLength + 1
+}
+
+/**
+ * Documents written back to back into one Buffer (each one's bytes copied once, straight into place),
+ * and the byte length of each.
+ */
+export function packDocuments(docs: readonly DocumentParts[]): { bytes: Buffer; lengths: number[] } {
+  let room = 0
+  for (const doc of docs) room += doc.header.length * 3 + doc.content.byteLength + 1
+  const out = Buffer.allocUnsafe(room)
+  const lengths: number[] = new Array(docs.length)
+  let at = 0
+  for (let i = 0; i < docs.length; i++) {
+    const { header, content } = docs[i]!
+    const start = at
+    at += out.write(header, at)
+    out.set(content, at)
+    at += content.byteLength
+    out[at++] = CLOSE
+    lengths[i] = at - start
+  }
+  return { bytes: out.subarray(0, at), lengths }
+}
+
+/** The document bytes of `record` (see above). */
+export function encodeDocument(record: ItemRecord): Buffer {
+  return packDocuments([documentParts(record)]).bytes
 }
 
 type Fail = (message: string, cause?: unknown) => CorruptDataError

@@ -15,7 +15,7 @@ import {
   validateId,
   validateState,
 } from '@sync-engine/core'
-import { decodeDocument, decodeModuleDocument, encodeDocument, fitsJsonModule } from './codec.js'
+import { decodeDocument, decodeModuleDocument, documentParts, documentSize, fitsJsonModule } from './codec.js'
 import {
   type Arg,
   backendError,
@@ -35,7 +35,7 @@ import {
   resolveConnectionOptions,
   resolveJsonMode,
 } from './options.js'
-import { MUTATE, READ, SCRIPTS } from './scripts.js'
+import { MUTATE, type PutArgument, putArguments, READ, SCRIPTS } from './scripts.js'
 
 /** Items per EVALSHA of the write script, and bytes of documents per call (a script blocks Redis). */
 const ITEMS_PER_SCRIPT = 100
@@ -47,13 +47,12 @@ const WRITE_WINDOW = 2
 /** Ids read per round of `byState`. */
 const STATE_PAGE = 1000
 
-/** One item of a write-script call: its key, id, state and (puts) the 5 script arguments. */
+/** One item of a write-script call: its key, id and state, and for a put what the script writes. */
 interface Mutation {
   readonly key: string
   readonly id: string
   readonly state: string
-  readonly args: readonly Arg[]
-  readonly bytes: number
+  readonly put?: PutArgument
 }
 
 type Op = 'p' | 'd'
@@ -64,7 +63,6 @@ interface MutationResult {
   readonly old: string | null
 }
 
-const NO_ARGS: readonly Arg[] = []
 const HEX64 = /^[0-9a-f]{64}$/
 
 /** Why a record cannot be stored, or `undefined` when it is fine. `SyncItem`s are valid by construction. */
@@ -214,14 +212,17 @@ export class RedisL2Store implements L2Store {
           outcomes[i] = { id: String(record?.id), status: 'rejected', reason: problem }
           continue
         }
-        const doc = encodeDocument(record)
-        const kind = module && fitsJsonModule(record) ? 'j' : 's'
         writes.push({
           key: this.keys.item(record.id),
           id: record.id,
           state: record.state,
-          args: [record.version, record.updatedAt, record.state, kind, doc],
-          bytes: doc.length,
+          put: {
+            doc: documentParts(record),
+            version: record.version,
+            timestamp: record.updatedAt,
+            state: record.state,
+            json: module && fitsJsonModule(record),
+          },
         })
         at.push(i)
       }
@@ -292,7 +293,7 @@ export class RedisL2Store implements L2Store {
   async deleteBatch(ids: readonly string[]): Promise<string[]> {
     this.#requireConnected()
     checkIds(ids)
-    const deletes = ids.map((id) => ({ key: this.keys.item(id), id, state: '', args: NO_ARGS, bytes: 0 }))
+    const deletes = ids.map((id) => ({ key: this.keys.item(id), id, state: '' }))
     const results = await this.#mutate('d', deletes, 0)
     const existed: string[] = []
     results.forEach((result, i) => {
@@ -410,11 +411,14 @@ export class RedisL2Store implements L2Store {
   async #mutate(op: Op, ops: readonly Mutation[], ttl: number): Promise<(MutationResult | Error)[]> {
     if (ops.length === 0) return []
     const keys = ops.map((m) => m.key)
-    const calls = this.#scriptCalls(keys, (i) => ops[i]!.bytes)
+    const calls = this.#scriptCalls(keys, (i) => {
+      const put = ops[i]!.put
+      return put === undefined ? 0 : documentSize(put.doc)
+    })
     const sets = this.#conn.isCluster ? '' : this.keys.statePrefix
     const commands = calls.map((call) => {
       const argv: Arg[] = [op, sets, ttl, this.keys.prefixBytes]
-      for (const i of call) for (const arg of ops[i]!.args) argv.push(arg)
+      if (op === 'p') argv.push(...putArguments(call.map((i) => ops[i]!.put!)))
       return scriptCommand(
         MUTATE,
         call.map((i) => keys[i]!),

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { type DocumentParts, packDocuments } from './codec.js'
 
 /** A Lua script run with EVALSHA (its SHA-1 computed here), falling back to EVAL on NOSCRIPT. */
 export class LuaScript {
@@ -50,8 +51,11 @@ end
  * The guarded write (SPEC §5.1). KEYS: item keys, each at most once per call. ARGV[1]: 'p' (put) or
  * 'd' (delete); ARGV[2]: the state-set key prefix, or '' when the caller maintains the state sets
  * itself (Redis Cluster: they live in other slots); ARGV[3]: TTL in seconds (0: none); ARGV[4]: byte
- * length of the item key prefix (key minus prefix = id, the set member). Then, for a put, 5 per key:
- * version, timestamp, state, kind ('s' string, 'j' RedisJSON document), value.
+ * length of the item key prefix (key minus prefix = id, the set member). Then, for a put, what
+ * `putArguments` packs: ARGV[5] one 23-byte record per key (`struct` '<I4ddHB': document byte
+ * length, version, timestamp, state number, kind 0 string / 1 RedisJSON document); ARGV[6] the
+ * call's distinct states, one per line; ARGV[7] the documents back to back. So a put costs one
+ * struct.unpack per key, and a document is cut out of ARGV[7] only when it is written.
  *
  * A put writes only when the stored (version, timestamp) is not newer; a delete removes the key.
  * Strings without TTL go out in one MSET, and each state set gets one ZREM and one ZADD per call.
@@ -62,7 +66,9 @@ export const MUTATE = new LuaScript(
   'mutate',
   `${HEAD}
 local put, sets, ttl, cut = ARGV[1] == 'p', ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local sub, call = string.sub, redis.call
+local meta, states, docs, at = ARGV[5], {}, ARGV[7], 1
+if put then for s in string.gmatch(ARGV[6], '[^\\n]+') do states[#states + 1] = s end end
+local sub, call, record = string.sub, redis.call, struct.unpack
 local status, olds, mset, adds, rems = {}, {}, {}, {}, {}
 local function member(map, state, k)
   local list = map[state]
@@ -75,19 +81,21 @@ for i, k in ipairs(KEYS) do
     if call('UNLINK', k) == 1 then done = '1' end
     if old and sets ~= '' then member(rems, old, k) end
   else
-    local a = 4 + (i - 1) * 5
-    local nv, nts, state = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3]
+    local len, nv, nts, s, kind = record('<I4ddHB', meta, i * 23 - 22)
+    local from = at
+    at = at + len
     if v == nil or nv > v or (nv == v and nts >= ts) then
       done = '1'
-      if ARGV[a + 4] == 'j' then
+      local doc, state = sub(docs, from, at - 1), states[s]
+      if kind == 1 then
         if call('TYPE', k)['ok'] ~= 'ReJSON-RL' then call('UNLINK', k) end
-        call('JSON.SET', k, '$', ARGV[a + 5])
+        call('JSON.SET', k, '$', doc)
         if ttl > 0 then call('EXPIRE', k, ttl) else call('PERSIST', k) end
       elseif ttl > 0 then
-        call('SET', k, ARGV[a + 5], 'EX', ttl)
+        call('SET', k, doc, 'EX', ttl)
       else
         mset[#mset + 1] = k
-        mset[#mset + 1] = ARGV[a + 5]
+        mset[#mset + 1] = doc
       end
       if sets ~= '' then
         if old and old ~= state then member(rems, old, k) end
@@ -113,6 +121,40 @@ olds[1] = table.concat(status)
 return olds
 `,
 )
+
+/** What the write script needs of one put. */
+export interface PutArgument {
+  readonly doc: DocumentParts
+  readonly version: number
+  readonly timestamp: number
+  readonly state: string
+  /** A RedisJSON document (else a string). */
+  readonly json: boolean
+}
+
+const META_BYTES = 23
+
+/** ARGV[5..7] of a MUTATE put (see above) for `puts`, in KEYS order. */
+export function putArguments(puts: readonly PutArgument[]): [meta: Buffer, states: string, docs: Buffer] {
+  const { bytes, lengths } = packDocuments(puts.map((p) => p.doc))
+  const meta = Buffer.allocUnsafe(puts.length * META_BYTES)
+  const numbers = new Map<string, number>()
+  for (let i = 0; i < puts.length; i++) {
+    const put = puts[i]!
+    let state = numbers.get(put.state)
+    if (state === undefined) {
+      state = numbers.size + 1
+      numbers.set(put.state, state)
+    }
+    const at = i * META_BYTES
+    meta.writeUInt32LE(lengths[i]!, at)
+    meta.writeDoubleLE(put.version, at + 4)
+    meta.writeDoubleLE(put.timestamp, at + 12)
+    meta.writeUInt16LE(state, at + 20)
+    meta[at + 22] = put.json ? 1 : 0
+  }
+  return [meta, [...numbers.keys()].join('\n'), bytes]
+}
 
 /**
  * Reads of any key type. KEYS: item keys. ARGV[1] = 'state': each key's state tag (nil when it holds
