@@ -311,6 +311,11 @@ export class SyncEngine extends EventEmitter<Events> {
   #lastFeedOk = 0
   /** Set while `pauseCoherence()` holds the change-stream reader; resolved by `resumeCoherence()`. */
   #feedPaused: { promise: Promise<void>; waiter: Waiter<void> } | undefined
+  /**
+   * Ids another process changed while a write of this engine's own was pending: once that write
+   * commits its L1 copy is dropped, not kept (L3 may hold the other process's value).
+   */
+  readonly #changedWhilePending = new Set<string>()
   #startPromise: Promise<StartReport> | undefined
   #shutdownPromise: Promise<ShutdownReport> | undefined
   #flushedTotal = 0
@@ -1135,6 +1140,7 @@ export class SyncEngine extends EventEmitter<Events> {
     }
     for (const d of deletes)
       this.#settle(d, d.knownToExist || done.deleted.has(d.id) || (!l3 && l2Deleted.has(d.id)))
+    const foreign = this.#changedWhilePending
     for (const [, list] of states) {
       for (const s of list) {
         const result = done.states.get(s) ?? false
@@ -1144,11 +1150,18 @@ export class SyncEngine extends EventEmitter<Events> {
         }
         const cached = result ? this.#l1.peek(s.id) : undefined
         this.#settle(s, result)
-        if (cached && cached.state !== s.state && !this.#queue.latest.has(s.id))
+        if (foreign.has(s.id)) this.#l1.delete(s.id)
+        else if (cached && cached.state !== s.state && !this.#queue.latest.has(s.id))
           this.#l1.set(cached.with({ state: s.state }))
       }
     }
-    for (const p of written) if (this.#l1.peek(p.id) === p.item) this.#l1.unpin(p.id)
+    for (const p of written) {
+      if (this.#l1.peek(p.id) !== p.item) continue
+      // Another process changed the id while this write was in flight: which one L3 kept is unknown here.
+      if (foreign.has(p.id)) this.#l1.delete(p.id)
+      else this.#l1.unpin(p.id)
+    }
+    if (foreign.size) for (const e of entries) if (!this.#queue.latest.has(e.id)) foreign.delete(e.id)
   }
 
   /** The direct L3 writes of a flush; `done` collects what committed, also when a later call throws. */
@@ -2235,7 +2248,8 @@ export class SyncEngine extends EventEmitter<Events> {
       const id = change.key
       // A slow read that started before this change must not promote the old value.
       this.#writtenAt.set(id, ++this.#epoch)
-      if (!this.#queue.latest.has(id) && this.#l1.delete(id)) invalidated++
+      if (this.#queue.latest.has(id)) this.#changedWhilePending.add(id)
+      else if (this.#l1.delete(id)) invalidated++
       if (change.op === 'PUT') written.push(id)
     }
     if (written.length) this.#filter.foreign(written)
@@ -2255,8 +2269,10 @@ export class SyncEngine extends EventEmitter<Events> {
     const l1 = this.#l1
     const size = l1.size
     l1.clear()
-    for (const entry of this.#queue.latest.values())
+    for (const entry of this.#queue.latest.values()) {
       if (entry.kind === 'put') l1.set(entry.item, { pinned: true })
+      this.#changedWhilePending.add(entry.id) // for all it knows, changed elsewhere meanwhile
+    }
     this.#epochFloor = ++this.#epoch
     this.#writtenAt.clear()
     this.#filter.distrust(`change stream ${reason}`)
