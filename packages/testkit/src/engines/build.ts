@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { closeSync, existsSync, openSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TimeoutError } from '@sync-engine/core'
 
@@ -24,12 +26,12 @@ const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(
 /**
  * Builds the package in `packageDir` (`npx --no-install tsup`) when `dist/<entry>` is missing or older than a file
  * under its `src/`: for tests that run a package's build in a child process (`EngineProcess`,
- * `ChildProcessRunner`). Test files running in parallel take turns through a lock file in `dist/..`,
+ * `ChildProcessRunner`). Test files running in parallel take turns through a lock file (in the temp dir),
  * so one build runs at a time and the others find it done. Synchronous; call it in `beforeAll`.
  */
 export function ensureBuilt(packageDir: string, entry = 'index.js', timeoutMs = 120_000): void {
   if (!isStale(packageDir, entry)) return
-  const lock = join(packageDir, '.testkit-build.lock')
+  const lock = join(tmpdir(), `testkit-build-${createHash('sha1').update(packageDir).digest('hex')}.lock`)
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
