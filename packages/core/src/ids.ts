@@ -22,6 +22,7 @@ function describe(id: string): string {
  * `undefined` when the id is valid. Use `validateId` to throw instead.
  */
 export function checkId(id: unknown): { rule: IdRule; message: string } | undefined {
+  if (typeof id === 'string' && isPlainAsciiId(id)) return undefined
   if (typeof id !== 'string')
     return { rule: 'not-a-string', message: `id must be a string, got ${typeof id}` }
   if (id.length === 0) return { rule: 'empty', message: 'id must not be empty' }
@@ -59,6 +60,22 @@ export function checkId(id: unknown): { rule: IdRule; message: string } | undefi
     }
   }
   return undefined
+}
+
+/**
+ * One pass that accepts the common id — printable ASCII (U+0020–U+007E), 1–255 characters, no empty
+ * segment — without the rule-by-rule checks. `false` means "check each rule", not "invalid".
+ */
+function isPlainAsciiId(id: string): boolean {
+  const n = id.length
+  if (n === 0 || n > MAX_ID_BYTES) return false
+  let previous = 0x2e // a leading '.' fails like a '..'
+  for (let i = 0; i < n; i++) {
+    const c = id.charCodeAt(i)
+    if (c < 0x20 || c > 0x7e || (c === 0x2e && previous === 0x2e)) return false
+    previous = c
+  }
+  return previous !== 0x2e && !id.startsWith(RESERVED_ID_PREFIX)
 }
 
 /** Throws `InvalidIdError` naming the broken rule; returns the id typed as a string otherwise. */

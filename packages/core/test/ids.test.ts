@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   checkId,
@@ -82,5 +83,32 @@ describe('ids (SPEC §3.1)', () => {
     expect(checkState('a\nb')?.rule).toBe('control-character')
     expect(checkState(1)?.rule).toBe('not-a-string')
     expect(() => validateState('ü'.repeat(17))).toThrow(InvalidStateError)
+  })
+})
+
+describe('checkId fast path', () => {
+  // The rules of SPEC §3.1 written out one by one, for ids of printable ASCII (the fast path's domain).
+  const literal = (id: string): boolean =>
+    id.length > 0 &&
+    id.length <= MAX_ID_BYTES &&
+    !id.startsWith('.') &&
+    !id.endsWith('.') &&
+    !id.includes('..') &&
+    !id.startsWith(RESERVED_ID_PREFIX)
+
+  it('agrees with the rules for any printable-ASCII string, dots and the reserved prefix included', () => {
+    const char = fc.constantFrom('a', 'Z', '0', ' ', '.', ':', '_', '~', '*', '{')
+    const text = fc.oneof(
+      fc.string({ unit: char, maxLength: 12 }),
+      fc.string({ unit: char, maxLength: 12 }).map((s) => RESERVED_ID_PREFIX + s),
+      fc.integer({ min: 250, max: 260 }).map((n) => 'x'.repeat(n)),
+    )
+    fc.assert(fc.property(text, (id) => isValidId(id) === literal(id)))
+  })
+
+  it('leaves ids outside printable ASCII to the full rules', () => {
+    expect(isValidId('café.ü')).toBe(true)
+    expect(ruleOf('a\u007fb')).toBe('control-character')
+    expect(ruleOf('é'.repeat(128))).toBe('too-long') // 128 characters, 256 UTF-8 bytes
   })
 })
