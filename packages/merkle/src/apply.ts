@@ -5,8 +5,8 @@ import {
   type MerkleNodeStore,
 } from '@sync-engine/core'
 import { type MerkleBatch, reduceBatch } from './batch.js'
-import { ChildTable } from './child-table.js'
-import { compareSegments, hashSortedChildren, sortChildren } from './hash.js'
+import { ChildTable, type SortedChanges } from './child-table.js'
+import { hashSortedChildren, isSorted, sortChildren } from './hash.js'
 import { childPath, parentPath, pathDepth, ROOT_PATH } from './path.js'
 
 /** What one batch did: the new root and exactly the nodes that changed (for mirrors). */
@@ -66,9 +66,13 @@ export function applyMerkleBatchSync(store: SyncMerkleNodeStore, batch: MerkleBa
   }
 }
 
-/** What the children of one node did in this batch: segment → new hash (`null`: gone), and the leaf count change. */
+/**
+ * What the children of one node did in this batch: `hashes[j]` is the new hash of child `segments[j]`
+ * (`null`: gone; each child reports once), and the leaf count change.
+ */
 interface ChildChanges {
-  readonly hashes: Map<string, string | null>
+  readonly segments: string[]
+  readonly hashes: (string | null)[]
   countDelta: number
 }
 
@@ -195,10 +199,11 @@ function recompute(
       const parent = dot < 0 ? ROOT_PATH : path.slice(0, dot)
       let siblings = pending.get(parent)
       if (!siblings) {
-        siblings = { hashes: new Map(), countDelta: 0 }
+        siblings = { segments: [], hashes: [], countDelta: 0 }
         pending.set(parent, siblings)
       }
-      siblings.hashes.set(path.slice(dot + 1), node?.hash ?? null)
+      siblings.segments.push(path.slice(dot + 1))
+      siblings.hashes.push(node?.hash ?? null)
       siblings.countDelta += (node?.count ?? 0) - (old?.count ?? 0)
     }
   }
@@ -225,7 +230,8 @@ function rebuildNode(
   // Leaves below `path`, other than its own.
   const count =
     (old?.leaf === false ? old.count - (oldLeafSlot === undefined ? 0 : 1) : 0) + (changes?.countDelta ?? 0)
-  const hash = interiorHashAfter(path, kids, ownLeaf, changes?.hashes)
+  if (changes && !isSorted(changes.segments)) sortChildren(changes.segments, changes.hashes)
+  const hash = interiorHashAfter(path, kids, ownLeaf, changes)
 
   if (hash !== null && ownLeaf !== null) {
     if (oldLeafSlot !== ownLeaf) upsert.push({ path: `${path}.`, hash: ownLeaf, leaf: true, count: 1 })
@@ -244,7 +250,7 @@ function interiorHashAfter(
   path: string,
   kids: ReadonlyMap<string, string>,
   ownLeaf: string | null,
-  changes: ReadonlyMap<string, string | null> | undefined,
+  changes: SortedChanges | undefined,
 ): string | null {
   if (kids instanceof ChildTable) return kids.hashAfter(ownLeaf, changes)
   const segments: string[] = []
@@ -253,17 +259,19 @@ function interiorHashAfter(
     segments.push('')
     hashes.push(ownLeaf)
   }
+  const changed = changes && kids.size > 0 ? changesBySegment(changes) : undefined
   for (const [segment, hash] of kids) {
     if (segment === '') continue
-    const now = changes?.has(segment) ? changes.get(segment)! : hash
+    const now = changed?.has(segment) ? changed.get(segment)! : hash
     if (now === null) continue
     segments.push(segment)
     hashes.push(now)
   }
   if (changes) {
-    for (const [segment, hash] of changes) {
-      if (hash === null || kids.has(segment)) continue
-      segments.push(segment)
+    for (let j = 0; j < changes.segments.length; j++) {
+      const hash = changes.hashes[j]
+      if (hash === null || hash === undefined || kids.has(changes.segments[j]!)) continue
+      segments.push(changes.segments[j]!)
       hashes.push(hash)
     }
   }
@@ -274,10 +282,10 @@ function interiorHashAfter(
   })
 }
 
-function isSorted(segments: readonly string[]): boolean {
-  for (let i = 1; i < segments.length; i++)
-    if (compareSegments(segments[i - 1]!, segments[i]!) >= 0) return false
-  return true
+function changesBySegment(changes: SortedChanges): Map<string, string | null> {
+  const map = new Map<string, string | null>()
+  for (let j = 0; j < changes.segments.length; j++) map.set(changes.segments[j]!, changes.hashes[j]!)
+  return map
 }
 
 function sameNode(a: MerkleNode | undefined, b: MerkleNode | undefined): boolean {

@@ -4,6 +4,7 @@ import {
   compareSegments,
   ensureScratch,
   HASH_BYTES,
+  isSorted,
   sha256Hex,
   sortChildren,
   writeChild,
@@ -16,6 +17,15 @@ const HASH_TO_END = HASH_BYTES + 1
 
 /** What a staged child needs (a `MerkleNode` fits). */
 type StagedChild = Pick<MerkleNode, 'hash' | 'leaf' | 'count'>
+
+/**
+ * Children changes in ascending segment order (`sortChildren`): `hashes[j]` is the new hash of
+ * `segments[j]`, `null` to remove it.
+ */
+export interface SortedChanges {
+  readonly segments: readonly string[]
+  readonly hashes: readonly (string | null)[]
+}
 
 /** Where each child written by `compose` came from: `k ≥ 0` existing child `k`, `~j` change `j`. */
 interface ComposeIndex {
@@ -32,19 +42,25 @@ interface ComposeIndex {
  * hash strings, and `hashAfter` computes a parent's new hash by copying the unchanged runs of that
  * preimage around the changed children, without visiting each child.
  *
+ * The segment → index map is built on the first lookup after a change of the child set, so building a
+ * tree (which only writes) never pays for it.
+ *
  * As a `ReadonlyMap` it is segment → child hash (what `MerkleNodeStore.getChildren` returns). Changing
  * an existing child patches it in place; adding or removing one is staged and merged once, at `flush`
- * or the next read. Hashes given must be 64 hex characters (the store checks them first).
+ * or the next read (when the same segment is staged twice, the later one wins). Hashes given must be
+ * 64 hex characters (the store checks them first).
  */
 export class ChildTable implements ReadonlyMap<string, string> {
   #segments: string[] = []
-  #position = new Map<string, number>()
+  /** Segment → index in `#segments`; `undefined` until a lookup needs it. */
+  #position: Map<string, number> | undefined
   #hashAt = new Int32Array(0)
   #preimage: Buffer = NO_BYTES
   #leaf = new Uint8Array(0)
   #count = new Float64Array(0)
-  /** Additions and removals (`null`) not merged yet. */
-  #staged: Map<string, StagedChild | null> | undefined
+  /** Additions and removals (`null`) not merged yet, in the order staged. */
+  #stagedSegments: string[] = []
+  #stagedChildren: (StagedChild | null)[] = []
 
   get size(): number {
     this.#merge()
@@ -52,21 +68,18 @@ export class ChildTable implements ReadonlyMap<string, string> {
   }
 
   has(segment: string): boolean {
-    this.#merge()
-    return this.#position.has(segment)
+    return this.#find(segment) >= 0
   }
 
   get(segment: string): string | undefined {
-    this.#merge()
-    const i = this.#position.get(segment)
-    return i === undefined ? undefined : this.#hex(i)
+    const i = this.#find(segment)
+    return i < 0 ? undefined : this.#hex(i)
   }
 
   /** The child at `segment` as a node at `path`. */
   node(segment: string, path: string): MerkleNode | undefined {
-    this.#merge()
-    const i = this.#position.get(segment)
-    return i === undefined ? undefined : this.#node(i, path)
+    const i = this.#find(segment)
+    return i < 0 ? undefined : this.#node(i, path)
   }
 
   /** Every child as a node, its path made by `pathOf(segment)`. */
@@ -77,11 +90,12 @@ export class ChildTable implements ReadonlyMap<string, string> {
 
   /**
    * Sets the child at `segment` to `child`'s hash, leaf flag and count; returns `true` when that was
-   * staged (a new child: `flush` merges it), `false` when an existing child was patched in place.
+   * staged (a new child, or while other changes are staged: `flush` merges it), `false` when an
+   * existing child was patched in place.
    */
   put(segment: string, child: StagedChild): boolean {
-    const i = this.#position.get(segment)
-    if (i !== undefined && !this.#staged?.has(segment)) {
+    const i = this.#stagedSegments.length === 0 ? this.#find(segment) : -1
+    if (i >= 0) {
       writeHash(this.#preimage, child.hash, this.#hashAt[i]!)
       this.#leaf[i] = child.leaf ? 1 : 0
       this.#count[i] = child.count
@@ -101,7 +115,7 @@ export class ChildTable implements ReadonlyMap<string, string> {
    * the children in `changes` have their new hash (`null`: removed; a new segment is added); `null`
    * when no child other than the own leaf would be left. Every hash must be 64 hex characters.
    */
-  hashAfter(ownLeaf: string | null, changes: ReadonlyMap<string, string | null> | undefined): string | null {
+  hashAfter(ownLeaf: string | null, changes: SortedChanges | undefined): string | null {
     this.#merge()
     return this.#patchedHash(ownLeaf, changes) ?? this.#composedHash(ownLeaf, changes)
   }
@@ -140,11 +154,8 @@ export class ChildTable implements ReadonlyMap<string, string> {
    * `hashAfter` when only hashes change (the own-leaf slot and every changed child exist already and
    * stay): one copy of the preimage, patched. `undefined` otherwise.
    */
-  #patchedHash(
-    ownLeaf: string | null,
-    changes: ReadonlyMap<string, string | null> | undefined,
-  ): string | null | undefined {
-    const slot = this.#position.get('')
+  #patchedHash(ownLeaf: string | null, changes: SortedChanges | undefined): string | null | undefined {
+    const slot = this.#segments[0] === '' ? 0 : undefined
     if ((slot === undefined) !== (ownLeaf === null) || this.#segments.length === (slot === undefined ? 0 : 1))
       return undefined
     const length = this.#preimage.length
@@ -152,9 +163,10 @@ export class ChildTable implements ReadonlyMap<string, string> {
     this.#preimage.copy(buf, 0, 0, length)
     if (slot !== undefined) writeHash(buf, ownLeaf!, this.#hashAt[slot]!)
     if (changes) {
-      for (const [segment, hash] of changes) {
-        const i = this.#position.get(segment)
-        if (i === undefined || hash === null) return undefined
+      for (let j = 0; j < changes.segments.length; j++) {
+        const hash = changes.hashes[j]
+        const i = this.#find(changes.segments[j]!)
+        if (hash === null || hash === undefined || i < 0) return undefined
         writeHash(buf, hash, this.#hashAt[i]!)
       }
     }
@@ -162,19 +174,9 @@ export class ChildTable implements ReadonlyMap<string, string> {
   }
 
   /** `hashAfter` in general: the preimage composed from unchanged runs and the changed children. */
-  #composedHash(
-    ownLeaf: string | null,
-    changes: ReadonlyMap<string, string | null> | undefined,
-  ): string | null {
-    const segments = ['']
-    const hashes = [ownLeaf]
-    if (changes) {
-      for (const [segment, hash] of changes) {
-        segments.push(segment)
-        hashes.push(hash)
-      }
-      sortChildren(segments, hashes)
-    }
+  #composedHash(ownLeaf: string | null, changes: SortedChanges | undefined): string | null {
+    const segments = changes ? ['', ...changes.segments] : ['']
+    const hashes = changes ? [ownLeaf, ...changes.hashes] : [ownLeaf]
     const out = ensureScratch(this.#preimage.length + childrenBound(segments))
     const { length, others } = this.#compose(segments, hashes, out)
     return others === 0 ? null : sha256Hex(out.subarray(0, length))
@@ -190,8 +192,15 @@ export class ChildTable implements ReadonlyMap<string, string> {
   }
 
   #stage(segment: string, child: StagedChild | null): void {
-    if (!this.#staged) this.#staged = new Map()
-    this.#staged.set(segment, child)
+    this.#stagedSegments.push(segment)
+    this.#stagedChildren.push(child)
+  }
+
+  /** Index of the child at `segment`, or -1. */
+  #find(segment: string): number {
+    this.#merge()
+    if (this.#position === undefined) this.#position = new Map(this.#segments.map((s, k) => [s, k]))
+    return this.#position.get(segment) ?? -1
   }
 
   /** Byte offset where existing child `k` starts (`k` = size: the end). */
@@ -264,12 +273,10 @@ export class ChildTable implements ReadonlyMap<string, string> {
 
   /** Folds staged additions and removals into new sorted arrays and preimage. */
   #merge(): void {
-    const staged = this.#staged
-    if (!staged) return
-    this.#staged = undefined
-    const segments = [...staged.keys()]
-    const children = [...staged.values()]
-    sortChildren(segments, children)
+    if (this.#stagedSegments.length === 0) return
+    const { segments, children } = lastOfEach(this.#stagedSegments, this.#stagedChildren)
+    this.#stagedSegments = []
+    this.#stagedChildren = []
     const out = Buffer.allocUnsafe(this.#preimage.length + childrenBound(segments))
     const index: ComposeIndex = { segments: [], hashAt: [], from: [] }
     const hashes = children.map((c) => c?.hash ?? null)
@@ -288,6 +295,21 @@ export class ChildTable implements ReadonlyMap<string, string> {
     this.#hashAt = Int32Array.from(index.hashAt)
     this.#leaf = leaf
     this.#count = count
-    this.#position = new Map(index.segments.map((s, k) => [s, k]))
+    this.#position = undefined
   }
+}
+
+/** Sorts staged changes by segment (stably) and keeps the last one staged for each segment. */
+function lastOfEach<T>(segments: string[], values: T[]): { segments: string[]; children: T[] } {
+  if (!isSorted(segments)) sortChildren(segments, values)
+  let n = 0
+  for (let j = 0; j < segments.length; j++) {
+    if (n > 0 && segments[n - 1] === segments[j]) n--
+    segments[n] = segments[j]!
+    values[n] = values[j]!
+    n++
+  }
+  segments.length = n
+  values.length = n
+  return { segments, children: values }
 }

@@ -210,6 +210,13 @@ export function hashSortedChildren(
   return sha256Hex(buf.subarray(0, writeChildren(buf, segments, hashes, badHash)))
 }
 
+/** True when the segments are in strictly ascending byte order (no repeats). */
+export function isSorted(segments: readonly string[]): boolean {
+  for (let i = 1; i < segments.length; i++)
+    if (compareSegments(segments[i - 1]!, segments[i]!) >= 0) return false
+  return true
+}
+
 /** Sorts parallel arrays of segments and hashes (or any values) by segment byte order, in place. */
 export function sortChildren<T>(segments: string[], hashes: T[]): void {
   const n = segments.length
