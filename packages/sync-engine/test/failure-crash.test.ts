@@ -1,7 +1,5 @@
-import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { ChildProcessRunner, makeTempDir, testSeed } from '@sync-engine/testkit'
+import { ChildProcessRunner, ensureBuilt, makeTempDir, testSeed } from '@sync-engine/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SyncEngine } from '../src/index.js'
 import { quiet, track } from './helpers.js'
@@ -15,17 +13,8 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const writer = new URL('./fixtures/local-writer.mjs', import.meta.url)
 const temp = makeTempDir('failure-crash')
 
-/** The child runs the built dist: build it when it is missing or older than the sources. */
-function ensureDist(): void {
-  const dist = `${packageDir}dist/index.js`
-  const newestSource = Math.max(
-    ...readdirSync(`${packageDir}src`).map((f) => statSync(`${packageDir}src/${f}`).mtimeMs),
-  )
-  if (existsSync(dist) && statSync(dist).mtimeMs >= newestSource) return
-  execFileSync('npx', ['tsup'], { cwd: packageDir, stdio: 'ignore' })
-}
-
-beforeAll(() => ensureDist(), 60_000)
+// The child runs the built dist: rebuilt when older than the sources.
+beforeAll(() => ensureBuilt(packageDir), 120_000)
 afterAll(async () => {
   await ChildProcessRunner.closeAll()
   temp.remove()
