@@ -44,7 +44,7 @@ export async function applyMerkleBatch(
   store: MerkleNodeStore,
   batch: MerkleBatch,
 ): Promise<MerkleApplyResult> {
-  const plan = planBatch(batch)
+  const plan = planBatch(batch, true)
   for (let step = plan.next(); ; ) {
     if (step.done) return step.value
     const s = step.value
@@ -56,7 +56,7 @@ export async function applyMerkleBatch(
 
 /** `applyMerkleBatch` over a synchronous store: the same algorithm, without promises. */
 export function applyMerkleBatchSync(store: SyncMerkleNodeStore, batch: MerkleBatch): MerkleApplyResult {
-  const plan = planBatch(batch)
+  const plan = planBatch(batch, false)
   for (let step = plan.next(); ; ) {
     if (step.done) return step.value
     const s = step.value
@@ -80,20 +80,25 @@ const NO_CHILDREN: ReadonlyMap<string, string> = new Map()
 
 /**
  * The incremental algorithm, written once; the drivers above perform its store steps. The generator
- * only sequences the steps: the work is in plain functions (which V8 optimizes better).
+ * only sequences the steps: the work is in plain functions (which V8 optimizes better). With
+ * `skipKnownChildren` (stores where a read costs I/O), children already known are not read (see
+ * `knownChildren`).
  */
-function* planBatch(batch: MerkleBatch): Plan {
+function* planBatch(batch: MerkleBatch, skipKnownChildren: boolean): Plan {
   const effect = reduceBatch(batch)
   let levels = touchedLevels(effect)
   const before = (yield {
     kind: 'getNodes',
     paths: levels.paths.length > 0 ? levels.paths.flat() : [ROOT_PATH],
   }) as ReadonlyMap<string, MerkleNode>
-  const parents = interiorPaths(levels, before)
-  const children =
+  let parents = interiorPaths(levels, before)
+  const known = skipKnownChildren && parents.length > 0 ? knownChildren(levels, before, parents) : undefined
+  if (known) parents = parents.filter((p) => !known.has(p))
+  const read =
     parents.length === 0
       ? new Map<string, ReadonlyMap<string, string>>()
       : ((yield { kind: 'getChildren', parents }) as ReadonlyMap<string, ReadonlyMap<string, string>>)
+  const children = known ? new Map([...read, ...known]) : read
   if (dropNoOps(effect, before, children)) levels = touchedLevels(effect)
   const { changes, root } = recompute(levels, before, children)
   if (changes.upsert.length > 0 || changes.delete.length > 0) yield { kind: 'writeNodes', changes }
@@ -143,6 +148,36 @@ function interiorPaths(levels: Levels, before: ReadonlyMap<string, MerkleNode>):
   for (const level of levels.paths)
     for (const p of level ?? []) if (before.get(p)?.leaf === false) out.push(p)
   return out
+}
+
+/**
+ * The children of the interior nodes in `parents` that are all touched paths: an interior node whose
+ * touched, existing children account for its whole leaf count has no other child and no leaf slot
+ * (every child counts at least 1), so its children are those, with the hashes read in `before`. A
+ * flush that rewrites every id under a parent then reads those rows once, not twice.
+ */
+function knownChildren(
+  levels: Levels,
+  before: ReadonlyMap<string, MerkleNode>,
+  parents: readonly string[],
+): Map<string, Map<string, string>> {
+  const covered = new Map<string, number>()
+  const each = (visit: (parent: string, segment: string, node: MerkleNode) => void) => {
+    for (const level of levels.paths) {
+      for (const path of level ?? []) {
+        const node = before.get(path)
+        if (node === undefined || path === ROOT_PATH) continue
+        const dot = path.lastIndexOf('.')
+        visit(dot < 0 ? ROOT_PATH : path.slice(0, dot), path.slice(dot + 1), node)
+      }
+    }
+  }
+  each((parent, _, node) => covered.set(parent, (covered.get(parent) ?? 0) + node.count))
+  const known = new Map<string, Map<string, string>>()
+  for (const parent of parents)
+    if (covered.get(parent) === before.get(parent)!.count) known.set(parent, new Map())
+  if (known.size > 0) each((parent, segment, node) => known.get(parent)?.set(segment, node.hash))
+  return known
 }
 
 /**

@@ -134,6 +134,51 @@ describe('PathMerkleTree / applyMerkleBatch', () => {
     expect(calls).toEqual({ getNodes: 2, getChildren: 1, writeNodes: 2 })
   })
 
+  it('reads no children of a node whose children are all rewritten, and reads them otherwise', async () => {
+    const memory = new MemoryMerkleNodeStore()
+    const asked: string[][] = []
+    const store: MerkleNodeStore = {
+      ...plainStore(memory),
+      getChildren: (parents) => {
+        asked.push([...parents].sort())
+        return plainStore(memory).getChildren(parents)
+      },
+    }
+    const ids = ['u.1.a', 'u.1.b', 'u.2.a', 'u.2.b', 'u']
+    await applyMerkleBatch(
+      store,
+      ids.map((id) => upsert(id)),
+    )
+    // Every child of u.1 and u.2 is rewritten; u keeps its own leaf slot (""), so it is read, and the
+    // root's only child u is touched with its whole count.
+    let result = await applyMerkleBatch(
+      store,
+      ['u.1.a', 'u.1.b', 'u.2.a', 'u.2.b'].map((id) => upsert(id, 2)),
+    )
+    expect(asked).toEqual([['u']])
+    // An untouched sibling (u.2.b) means u.2 must be read.
+    result = await applyMerkleBatch(
+      store,
+      ['u.1.a', 'u.1.b', 'u.2.a'].map((id) => upsert(id, 3)),
+    )
+    expect(asked[1]).toEqual(['u', 'u.2'])
+    const model = new Map<string, MerkleLeaf>()
+    applyToModel(
+      model,
+      ids.map((id) => upsert(id)),
+    )
+    applyToModel(
+      model,
+      ['u.1.a', 'u.1.b', 'u.2.a', 'u.2.b'].map((id) => upsert(id, 2)),
+    )
+    applyToModel(
+      model,
+      ['u.1.a', 'u.1.b', 'u.2.a'].map((id) => upsert(id, 3)),
+    )
+    expect(result.root).toBe(merkleRootOf(model.values()))
+    expect(dump(memory)).toEqual(dumpNodes(merkleNodesOf(model.values())))
+  })
+
   it('async over a store and sync in memory produce the same nodes and changes', async () => {
     const batches = [
       [upsert('a'), upsert('a.b.c'), upsert('é.😀')],
@@ -242,11 +287,15 @@ describe('properties (fast-check, fixed seed)', () => {
         const store = plainStore(memory)
         const model = new Map<string, MerkleLeaf>()
         for (const batch of seq) {
-          const result = await applyMerkleBatch(store, batch)
-          applyToModel(model, batch)
-          const reference = merkleNodesOf(model.values())
-          expect(result.root).toBe(reference.get('')?.hash ?? null)
-          expect(dump(memory)).toEqual(dumpNodes(reference))
+          // Every other step also rewrites every stored id (whole subtrees: children known, not read).
+          const rewrite = [...model.values()].map((leaf) => upsert(leaf.id, Number(leaf.version) + 1))
+          for (const step of [batch, rewrite]) {
+            const result = await applyMerkleBatch(store, step)
+            applyToModel(model, step)
+            const reference = merkleNodesOf(model.values())
+            expect(result.root).toBe(reference.get('')?.hash ?? null)
+            expect(dump(memory)).toEqual(dumpNodes(reference))
+          }
         }
       }),
       fcOptions,
