@@ -7,6 +7,7 @@ import {
 import { type MerkleBatch, reduceBatch } from './batch.js'
 import { ChildTable, type SortedChanges } from './child-table.js'
 import { hashSortedChildren, isSorted, sortChildren } from './hash.js'
+import { MemoryMerkleNodeStore } from './memory-store.js'
 import { childPath, parentPath, pathDepth, ROOT_PATH } from './path.js'
 
 /** What one batch did: the new root and exactly the nodes that changed (for mirrors). */
@@ -44,7 +45,7 @@ export async function applyMerkleBatch(
   store: MerkleNodeStore,
   batch: MerkleBatch,
 ): Promise<MerkleApplyResult> {
-  const plan = planBatch(batch, true)
+  const plan = planBatch(batch, !(store instanceof MemoryMerkleNodeStore))
   for (let step = plan.next(); ; ) {
     if (step.done) return step.value
     const s = step.value
@@ -56,7 +57,7 @@ export async function applyMerkleBatch(
 
 /** `applyMerkleBatch` over a synchronous store: the same algorithm, without promises. */
 export function applyMerkleBatchSync(store: SyncMerkleNodeStore, batch: MerkleBatch): MerkleApplyResult {
-  const plan = planBatch(batch, false)
+  const plan = planBatch(batch, !(store instanceof MemoryMerkleNodeStore))
   for (let step = plan.next(); ; ) {
     if (step.done) return step.value
     const s = step.value
@@ -81,8 +82,8 @@ const NO_CHILDREN: ReadonlyMap<string, string> = new Map()
 /**
  * The incremental algorithm, written once; the drivers above perform its store steps. The generator
  * only sequences the steps: the work is in plain functions (which V8 optimizes better). With
- * `skipKnownChildren` (stores where a read costs I/O), children already known are not read (see
- * `knownChildren`).
+ * `skipKnownChildren` (every store but the in-memory one, whose children reads cost nothing),
+ * children already known are not read (see `knownChildren`).
  */
 function* planBatch(batch: MerkleBatch, skipKnownChildren: boolean): Plan {
   const effect = reduceBatch(batch)
