@@ -162,22 +162,23 @@ function knownChildren(
   before: ReadonlyMap<string, MerkleNode>,
   parents: readonly string[],
 ): Map<string, Map<string, string>> {
-  const covered = new Map<string, number>()
-  const each = (visit: (parent: string, segment: string, node: MerkleNode) => void) => {
-    for (const level of levels.paths) {
-      for (const path of level ?? []) {
-        const node = before.get(path)
-        if (node === undefined || path === ROOT_PATH) continue
-        const dot = path.lastIndexOf('.')
-        visit(dot < 0 ? ROOT_PATH : path.slice(0, dot), path.slice(dot + 1), node)
-      }
+  // Per interior parent: the leaves its touched, existing children hold, and those children.
+  const seen = new Map<string, { covered: number; children: Map<string, string> }>()
+  for (const parent of parents) seen.set(parent, { covered: 0, children: new Map() })
+  for (let depth = 1; depth < levels.paths.length; depth++) {
+    for (const path of levels.paths[depth] ?? []) {
+      const node = before.get(path)
+      if (node === undefined) continue
+      const dot = path.lastIndexOf('.')
+      const entry = seen.get(dot < 0 ? ROOT_PATH : path.slice(0, dot))
+      if (entry === undefined) continue
+      entry.covered += node.count
+      entry.children.set(path.slice(dot + 1), node.hash)
     }
   }
-  each((parent, _, node) => covered.set(parent, (covered.get(parent) ?? 0) + node.count))
   const known = new Map<string, Map<string, string>>()
-  for (const parent of parents)
-    if (covered.get(parent) === before.get(parent)!.count) known.set(parent, new Map())
-  if (known.size > 0) each((parent, segment, node) => known.get(parent)?.set(segment, node.hash))
+  for (const [parent, { covered, children }] of seen)
+    if (covered === before.get(parent)!.count) known.set(parent, children)
   return known
 }
 
