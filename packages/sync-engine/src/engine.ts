@@ -1526,6 +1526,9 @@ export class SyncEngine extends EventEmitter<Events> {
 
   /** Drains for about `DRAIN_SLICE_MS`; resolves with whether backlog remains. On the flush chain. */
   async #drainSlice(): Promise<boolean> {
+    // An L3 unreachable at a degraded start is connected here, also with nothing to drain: reads need it.
+    const l3 = this.#l3
+    if (l3 && !this.#l3Connected) await this.#connectL3Late(l3)
     const until = performance.now() + DRAIN_SLICE_MS
     while (this.#tracker.backlog && performance.now() < until) await this.#drainBatch()
     if (!this.#tracker.backlog) await this.#afterBacklog()
