@@ -40,10 +40,14 @@ import { MUTATE, type PutArgument, putArguments, READ, SCRIPTS } from './scripts
 /** Items per EVALSHA of the write script, and bytes of documents per call (a script blocks Redis). */
 const ITEMS_PER_SCRIPT = 100
 const BYTES_PER_SCRIPT = 1024 * 1024
-/** Items encoded and sent together by `putBatch` (the next chunk is encoded while Redis runs this one). */
-const WRITE_CHUNK = 500
+/**
+ * Items, and bytes of documents, encoded and sent together by `putBatch` (the next chunk is encoded
+ * while Redis runs this one).
+ */
+const WRITE_CHUNK = 1000
+const WRITE_CHUNK_BYTES = 4 * 1024 * 1024
 /** Chunks of one `putBatch` in flight at once. */
-const WRITE_WINDOW = 2
+const WRITE_WINDOW = 3
 /** Ids read per round of `byState`. */
 const STATE_PAGE = 1000
 
@@ -201,23 +205,27 @@ export class RedisL2Store implements L2Store {
     const sent: Promise<void>[] = []
     // Encode and send one chunk at a time: Redis runs a chunk's scripts while the next is encoded.
     // At most WRITE_WINDOW chunks are in flight, so a huge batch never queues past the command timeout.
-    for (let from = 0; from < items.length; from += WRITE_CHUNK) {
+    let i = 0
+    while (i < items.length) {
       if (sent.length >= WRITE_WINDOW) await sent[sent.length - WRITE_WINDOW]
       const writes: Mutation[] = []
       const at: number[] = []
-      for (let i = from; i < Math.min(from + WRITE_CHUNK, items.length); i++) {
+      let bytes = 0
+      for (; i < items.length && writes.length < WRITE_CHUNK && bytes < WRITE_CHUNK_BYTES; i++) {
         const record = items[i]!
         const problem = recordProblem(record)
         if (problem !== undefined) {
           outcomes[i] = { id: String(record?.id), status: 'rejected', reason: problem }
           continue
         }
+        const doc = documentParts(record)
+        bytes += documentSize(doc)
         writes.push({
           key: this.keys.item(record.id),
           id: record.id,
           state: record.state,
           put: {
-            doc: documentParts(record),
+            doc,
             version: record.version,
             timestamp: record.updatedAt,
             state: record.state,

@@ -103,6 +103,29 @@ describe('redis cluster specifics', () => {
     }
   })
 
+  it('refuses only the older items of a batch spanning slots and nodes, state sets included', async () => {
+    const store = await openClusterStore('cluster-mixed')
+    try {
+      const ids = Array.from({ length: 400 }, (_, i) => `mixed.${i}`)
+      await store.putBatch(ids.map((id) => jsonItem(id, { v: 'stored' }, { version: 5, state: 'old' })))
+      // Even ids come with an older version (refused), odd ids with a newer one (written).
+      const batch = ids.map((id, i) => jsonItem(id, { i }, { version: i % 2 ? 6 : 4, state: 'new' }))
+      const outcomes = await store.putBatch(batch)
+      expect(outcomes.map((o) => o.status)).toEqual(ids.map((_, i) => (i % 2 ? 'written' : 'stale')))
+      expect(new Set(ids.map((id) => keySlot(store.keys.item(id)))).size).toBeGreaterThan(100)
+      const { items } = await store.getMany(ids)
+      ids.forEach((id, i) => {
+        expect(items.get(id)?.version).toBe(i % 2 ? 6 : 5)
+      })
+      expect((await store.byState('new')).length).toBe(200)
+      expect((await store.byState('old')).every((id) => Number(id.split('.')[1]) % 2 === 0)).toBe(true)
+      expect(await admin.zcard(store.keys.state('old'))).toBe(200)
+    } finally {
+      await store.close()
+      await deletePrefix(admin, store.keys.prefix)
+    }
+  })
+
   it('publishes and reads the change stream through a cluster', async () => {
     const prefix = uniquePrefix('cluster-cdc')
     const publisher = new RedisChangePublisher({ client: admin, prefix })

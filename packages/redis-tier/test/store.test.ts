@@ -124,6 +124,97 @@ describe('guarded writes', () => {
     expect(await admin.zrange(store.keys.state('a'), '0', '-1')).toEqual(['other'])
   })
 
+  it('refuses only the older items of a batch mixing older and newer versions, over many script calls', async () => {
+    // 250 ids stored at version 5 (state 'old'); the batch spans several calls of the write script.
+    const ids = Array.from({ length: 250 }, (_, i) => `mix.${i}`)
+    await store.putBatch(
+      ids.map((id) => jsonItem(id, { v: 'stored' }, { version: 5, updatedAt: 500, state: 'old' })),
+    )
+    // Per id, by i % 5: older version, same version with an older timestamp, the same (version,
+    // timestamp), newer timestamp, newer version — the first two are refused, the rest written.
+    const shapes = [
+      { version: 4, updatedAt: 900 },
+      { version: 5, updatedAt: 499 },
+      { version: 5, updatedAt: 500 },
+      { version: 5, updatedAt: 501 },
+      { version: 6, updatedAt: 1 },
+    ]
+    const batch = ids.map((id, i) => jsonItem(id, { v: i }, { ...shapes[i % 5]!, state: 'new' }))
+    const outcomes = await store.putBatch([
+      ...batch.slice(0, 100),
+      rawRecord('bad', { version: 0 }),
+      ...batch.slice(100),
+    ])
+    const stale = (i: number) => i % 5 < 2
+    expect(outcomes.map((o) => o.id)).toEqual([...ids.slice(0, 100), 'bad', ...ids.slice(100)])
+    expect(outcomes[100]?.status).toBe('rejected')
+    const statuses = [...outcomes.slice(0, 100), ...outcomes.slice(101)].map((o) => o.status)
+    expect(statuses).toEqual(ids.map((_, i) => (stale(i) ? 'stale' : 'written')))
+    const { items } = await store.getMany(ids)
+    ids.forEach((id, i) => {
+      const item = items.get(id)!
+      if (stale(i)) expect([item.version, item.updatedAt, item.json()]).toEqual([5, 500, { v: 'stored' }])
+      else expect(sameItem(item, batch[i]!)).toBe(true)
+    })
+    const sorted = (list: string[]) => list.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    expect(await store.byState('old')).toEqual(sorted(ids.filter((_, i) => stale(i))))
+    expect(await store.byState('new')).toEqual(sorted(ids.filter((_, i) => !stale(i))))
+    expect(await admin.zcard(store.keys.state('old'))).toBe(100)
+  })
+
+  it('packs JSON and binary documents, audit blocks and several states into one call, byte for byte', async () => {
+    // Bytes that could confuse a split of the packed documents: braces, quotes, newlines, NUL, a header.
+    const tricky = utf8Encode('}{"version":9,"timestamp":9,"state":"x"}\n\u0000"\\')
+    const items = [
+      SyncItem.fromBytes('p.tricky', tricky, { state: 'ab' }),
+      SyncItem.fromBytes('p.empty', new Uint8Array(0), { state: 'é "q" \\' }),
+      binaryItem('p.every', { state: 'ab', version: 9_007_199_254_740_991, updatedAt: 1 }),
+      jsonItem(
+        'p.json',
+        { s: 'ü😀', n: [1, 2] },
+        {
+          state: 'é "q" \\',
+          batchId: 'b',
+          traceParent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        },
+      ),
+      SyncItem.fromText('p.text', '{ "spaced" : true }', { state: 'plain', homeInstanceId: 'h' }),
+    ]
+    const outcomes = await store.putBatch(items)
+    expect(outcomes.map((o) => o.status)).toEqual(items.map(() => 'written'))
+    for (const item of items) {
+      const back = await store.get(item.id)
+      expect(sameItem(back, item), item.id).toBe(true)
+      expect([back?.batchId, back?.traceParent, back?.homeInstanceId]).toEqual([
+        item.batchId,
+        item.traceParent,
+        item.homeInstanceId,
+      ])
+    }
+    expect(await store.byState('ab')).toEqual(['p.every', 'p.tricky'])
+    expect(await store.byState('é "q" \\')).toEqual(['p.empty', 'p.json'])
+    expect(await store.byState('plain')).toEqual(['p.text'])
+    // The packed bytes are the very document a single write stores.
+    const raw = (await admin.getBuffer(key('p.tricky')))!
+    expect(raw.subarray(raw.length - tricky.length - 1, raw.length - 1).equals(Buffer.from(tricky))).toBe(
+      true,
+    )
+  })
+
+  it('splits documents over the per-call byte limit and applies a TTL to every one', async () => {
+    const big = (i: number) =>
+      SyncItem.fromBytes(`big.${i}`, new Uint8Array(600_000).fill(i), { state: 'big' })
+    const items = Array.from({ length: 5 }, (_, i) => big(i))
+    const outcomes = await store.putBatch([...items, jsonItem('small', [1])], { ttlSeconds: 100 })
+    expect(outcomes.every((o) => o.status === 'written')).toBe(true)
+    for (const item of items) {
+      expect(sameItem(await store.get(item.id), item)).toBe(true)
+      expect(await admin.ttl(key(item.id))).toBeGreaterThan(90)
+    }
+    expect(await admin.ttl(key('small'))).toBeGreaterThan(90)
+    expect(await store.byState('big')).toEqual(items.map((item) => item.id))
+  })
+
   it('overwrites a corrupt or foreign value (a write repairs it)', async () => {
     await admin.set(key('bad'), 'garbage')
     await admin.rpush(key('list'), 'x')
