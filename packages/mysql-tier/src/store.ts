@@ -1,6 +1,7 @@
 import {
   BackendUnavailableError,
   CorruptDataError,
+  checkPrefix,
   type GetManyResult,
   type HealthProbe,
   InvalidArgumentError,
@@ -11,6 +12,8 @@ import {
   MAX_PAYLOAD_BYTES,
   type MerkleNodeStore,
   type PageOptions,
+  type Partition,
+  PartitionRoutes,
   type PutOutcome,
   redactUrl,
   type SyncItem,
@@ -24,7 +27,6 @@ import { Database, type Executor, type Session } from './db.js'
 import { type Filter, ItemSql } from './item-sql.js'
 import { MysqlMerkleNodeStore, NodeSql } from './node-store.js'
 import { type MysqlL3StoreOptions, type ResolvedOptions, resolveOptions } from './options.js'
-import { checkPrefix, type Partition, PartitionMap } from './partitions.js'
 import {
   decodeLeaf,
   decodeRow,
@@ -137,7 +139,7 @@ export class MysqlL3Store implements L3Store {
   readonly merkle: MerkleNodeStore
   readonly #options: ResolvedOptions
   readonly #logger: Logger
-  readonly #partitions: PartitionMap
+  #partitions: PartitionRoutes
   readonly #itemSql = new Map<string, ItemSql>()
   readonly #nodeSql: NodeSql
   #connected: Connected | undefined
@@ -147,7 +149,7 @@ export class MysqlL3Store implements L3Store {
     this.#options = resolveOptions(options)
     this.name = this.#options.name
     this.#logger = this.#options.logger
-    this.#partitions = new PartitionMap(this.#options.table)
+    this.#partitions = new PartitionRoutes(this.#options.table)
     this.#nodeSql = new NodeSql(this.#options.merkleTable)
     const reader = (): MysqlMerkleNodeStore => this.#nodes(this.#state().db)
     this.merkle = {
@@ -230,7 +232,7 @@ export class MysqlL3Store implements L3Store {
           database: connected.database,
           table: o.table,
           schema: report,
-          partitions: this.#partitions.size,
+          partitions: this.#partitions.partitions.length,
           merkle: o.merkle,
         },
         'mysql-tier connected',
@@ -309,7 +311,7 @@ export class MysqlL3Store implements L3Store {
           collation: connected.collation,
           maxAllowedPacket: connected.maxAllowedPacket,
           merkle: this.#options.merkle,
-          partitions: this.#partitions.size,
+          partitions: this.#partitions.partitions.length,
         },
       }
     } catch (error) {
@@ -428,7 +430,7 @@ export class MysqlL3Store implements L3Store {
 
   async deleteByState(state: string): Promise<string[]> {
     validateState(state)
-    return this.#deleteMatching('state', [state], this.#partitions.tables())
+    return this.#deleteMatching('state', [state], this.#partitions.tables)
   }
 
   async deletePrefix(prefix: string): Promise<string[]> {
@@ -437,7 +439,11 @@ export class MysqlL3Store implements L3Store {
   }
 
   /** Deletes every row matching the filter in `tables` (by id, as locked), with their leaves. */
-  async #deleteMatching(filter: Filter, params: readonly unknown[], tables: string[]): Promise<string[]> {
+  async #deleteMatching(
+    filter: Filter,
+    params: readonly unknown[],
+    tables: readonly string[],
+  ): Promise<string[]> {
     const state = this.#state()
     return state.db.transaction(async (tx) => {
       const deleted: string[][] = []
@@ -497,12 +503,12 @@ export class MysqlL3Store implements L3Store {
   }
 
   async count(): Promise<number> {
-    return this.#count('all', [], this.#partitions.tables())
+    return this.#count('all', [], this.#partitions.tables)
   }
 
   async countByState(state: string): Promise<number> {
     validateState(state)
-    return this.#count('state', [state], this.#partitions.tables())
+    return this.#count('state', [state], this.#partitions.tables)
   }
 
   async countPrefix(prefix: string): Promise<number> {
@@ -511,7 +517,7 @@ export class MysqlL3Store implements L3Store {
   }
 
   async scanIds(afterId: string | undefined, limit: number): Promise<string[]> {
-    return this.#page('all', [], this.#partitions.tables(), {
+    return this.#page('all', [], this.#partitions.tables, {
       after: checkAfter(afterId),
       limit: checkLimit(limit),
     })
@@ -519,7 +525,7 @@ export class MysqlL3Store implements L3Store {
 
   async byState(state: string, page?: PageOptions): Promise<string[]> {
     validateState(state)
-    return this.#page('state', [state], this.#partitions.tables(), checkPage(page))
+    return this.#page('state', [state], this.#partitions.tables, checkPage(page))
   }
 
   async scanPrefix(prefix: string, page?: PageOptions): Promise<string[]> {
@@ -537,7 +543,7 @@ export class MysqlL3Store implements L3Store {
 
   async #leaves(s: Executor, after: string, limit: number): Promise<LeafRecord[]> {
     const lists: LeafRecord[][] = []
-    for (const table of this.#partitions.tables()) {
+    for (const table of this.#partitions.tables) {
       const rows = await s.execute<{ id: string; version: unknown; payload_hash: unknown }[]>(
         this.#items(table).leaves,
         [after, limit],
@@ -602,12 +608,10 @@ export class MysqlL3Store implements L3Store {
     if (table === merkleTable || table === SCHEMA_TABLE || table === PARTITIONS_TABLE) {
       throw new InvalidArgumentError('table', `table '${table}' is one of the store's own tables`)
     }
-    if (this.#partitions.entries().some(([p, t]) => p === prefix && t === table)) return
+    if (this.#partitions.partitions.some((p) => p.prefix === prefix && p.table === table)) return
     // DDL commits on its own: create the table first, then move rows and register in one transaction.
     await state.db.session((s) => s.query(itemsTableDdl(table, state.collation)), state.lock)
-    const next = new PartitionMap(this.#partitions.base)
-    for (const [p, t] of this.#partitions.entries()) next.set(p, t)
-    next.set(prefix, table)
+    const next = this.#partitions.with({ prefix, table })
     await state.db.transaction(async (tx) => {
       for (const source of this.#partitions.tablesFor(prefix)) {
         if (source === table) continue
@@ -625,12 +629,12 @@ export class MysqlL3Store implements L3Store {
         [this.#options.table, prefix, table, Date.now()],
       )
     }, state.lock)
-    this.#partitions.set(prefix, table)
+    this.#partitions = next
   }
 
   /** The registered partitions, longest prefix first. */
   get partitions(): readonly Partition[] {
-    return this.#partitions.entries().map(([prefix, table]) => ({ prefix, table }))
+    return this.#partitions.partitions
   }
 
   /** Reloads the routes from the registry (after another process registered one). */
@@ -643,17 +647,17 @@ export class MysqlL3Store implements L3Store {
       `SELECT prefix, table_name FROM ${quote(PARTITIONS_TABLE)} WHERE store = ?`,
       [this.#options.table],
     )
-    this.#partitions.clear()
-    for (const { prefix, table_name } of rows) {
+    const partitions = rows.map(({ prefix, table_name }) => {
       try {
-        this.#partitions.set(checkPrefix(prefix), checkIdentifier(table_name, 'table'))
+        return { prefix: checkPrefix(prefix), table: checkIdentifier(table_name, 'table') }
       } catch (error) {
         throw new CorruptDataError(
           `${PARTITIONS_TABLE} prefix ${JSON.stringify(prefix)}`,
           (error as Error).message,
         )
       }
-    }
+    })
+    this.#partitions = new PartitionRoutes(this.#options.table, partitions)
   }
 
   // ── helpers ────────────────────────────────────────────────────────────────────────────────────
@@ -794,7 +798,7 @@ export class MysqlL3Store implements L3Store {
     return nodes.get('')?.hash ?? null
   }
 
-  async #count(filter: Filter, params: readonly unknown[], tables: string[]): Promise<number> {
+  async #count(filter: Filter, params: readonly unknown[], tables: readonly string[]): Promise<number> {
     const state = this.#state()
     return state.db.session(async (s) => {
       let total = 0
@@ -809,7 +813,7 @@ export class MysqlL3Store implements L3Store {
   async #page(
     filter: Filter,
     params: readonly unknown[],
-    tables: string[],
+    tables: readonly string[],
     { after, limit }: { after: string; limit: number | undefined },
   ): Promise<string[]> {
     const state = this.#state()

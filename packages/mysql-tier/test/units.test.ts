@@ -3,7 +3,6 @@ import type { Pool } from 'mysql2/promise'
 import { describe, expect, it } from 'vitest'
 import { inPieces, MAX_STATEMENT_ROWS, rowPieces, STATEMENT_SIZES } from '../src/chunks.js'
 import { Database, isTransient } from '../src/db.js'
-import { PartitionMap } from '../src/partitions.js'
 import { likePrefix, lockName } from '../src/sql.js'
 
 describe('statement pieces', () => {
@@ -41,19 +40,6 @@ describe('helpers', () => {
     const long = lockName('d'.repeat(64), 't'.repeat(64), 'merkle')
     expect(long.length).toBeLessThanOrEqual(64)
     expect(long).toBe(lockName('d'.repeat(64), 't'.repeat(64), 'merkle'))
-  })
-
-  it('routes by the longest prefix and lists the tables a prefix can reach', () => {
-    const map = new PartitionMap('base')
-    map.set('a.', 'ta')
-    map.set('a.b.', 'tab')
-    expect(map.route('a.b.c')).toBe('tab')
-    expect(map.route('a.c')).toBe('ta')
-    expect(map.route('b')).toBe('base')
-    expect(map.tablesFor('a').sort()).toEqual(['base', 'ta', 'tab'])
-    expect(map.tablesFor('a.b.x')).toEqual(['tab'])
-    expect(map.tablesFor('a.c')).toEqual(['ta'])
-    expect(map.tables().sort()).toEqual(['base', 'ta', 'tab'])
   })
 })
 

@@ -1,5 +1,5 @@
+export type { Partition } from '@sync-engine/core'
 export { SqliteMerkleNodeStore } from './merkle-nodes.js'
 export { DEFAULTS, type SqliteL3StoreOptions, type SqliteSyncMode } from './options.js'
-export type { Partition } from './routes.js'
 export { DEFAULT_TABLE, SCHEMA_VERSION } from './schema.js'
 export { SqliteL3Store } from './sqlite-l3-store.js'

@@ -3,19 +3,20 @@ import { dirname } from 'node:path'
 import {
   BackendUnavailableError,
   CorruptDataError,
+  checkPrefix,
   type GetManyResult,
   type HealthProbe,
-  hasLoneSurrogate,
   InvalidArgumentError,
   type ItemRecord,
   type L3Store,
   type LeafRecord,
   type Logger,
   type PageOptions,
+  type Partition,
+  PartitionRoutes,
   type PutOutcome,
   redactUrl,
   type SyncItem,
-  utf8ByteLength,
   validateId,
   validateState,
 } from '@sync-engine/core'
@@ -30,7 +31,6 @@ import Database from 'better-sqlite3'
 import { BACKEND, Connection, translate, valuesList } from './connection.js'
 import { SqliteMerkleNodeStore } from './merkle-nodes.js'
 import { MEMORY_PATH, type ResolvedOptions, resolveOptions, type SqliteL3StoreOptions } from './options.js'
-import { type Partition, Routes } from './routes.js'
 import {
   bindRow,
   decodeRow,
@@ -44,6 +44,7 @@ import {
 import {
   checkSchemaVersion,
   checkTableName,
+  DEFAULT_TABLE,
   ITEM_COLUMNS,
   itemTableDdl,
   MERKLE_TABLE,
@@ -100,11 +101,6 @@ const STALE_REASON = 'L3 holds a newer (version, updatedAt) for this id'
 const SUPERSEDED_REASON =
   'a later row of this batch with a newer or equal (version, updatedAt) has the same id'
 
-function checkPrefix(prefix: unknown, argument = 'prefix'): string {
-  if (typeof prefix !== 'string') throw new InvalidArgumentError(argument, `${argument} must be a string`)
-  return prefix
-}
-
 function checkLimit(limit: unknown, argument = 'limit'): number {
   if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) {
     throw new InvalidArgumentError(argument, `${argument} must be an integer ≥ 0, got ${String(limit)}`)
@@ -121,17 +117,6 @@ function checkAfter(afterId: unknown): string {
 function checkIds(ids: unknown, argument = 'ids'): string[] {
   if (!Array.isArray(ids)) throw new InvalidArgumentError(argument, `${argument} must be an array of ids`)
   return [...new Set(ids.map((id) => validateId(id)))]
-}
-
-function checkPartitionPrefix(prefix: unknown): string {
-  const p = checkPrefix(prefix)
-  if (p === '' || /[\u0000-\u001f\u007f]/.test(p) || hasLoneSurrogate(p) || utf8ByteLength(p) > 255) {
-    throw new InvalidArgumentError(
-      'prefix',
-      `partition prefix ${JSON.stringify(p)} must be 1–255 UTF-8 bytes without control characters`,
-    )
-  }
-  return p
 }
 
 /** Opens (creating it and its directory) and checks the file, sets the pragmas, migrates the schema. */
@@ -204,7 +189,7 @@ export class SqliteL3Store implements L3Store {
   readonly #options: ResolvedOptions
   readonly #logger: Logger
   #connection: Connection | undefined
-  #routes = new Routes()
+  #routes = new PartitionRoutes(DEFAULT_TABLE)
   /** `PRAGMA data_version` when routes and schema state were last read (-1: never). */
   #dataVersion = -1
   /** The tree lags the rows (a `merkle: false` store changed rows): rebuild before using it. */
@@ -496,7 +481,7 @@ export class SqliteL3Store implements L3Store {
    * pair again does nothing; routing a registered prefix to another table is refused.
    */
   async registerPartition(prefix: string, table: string): Promise<void> {
-    checkPartitionPrefix(prefix)
+    checkPrefix(prefix)
     const name = checkTableName(table).toLowerCase()
     this.#routes = this.#write('register a partition', (connection) => {
       const routes = this.#routes
@@ -561,7 +546,7 @@ export class SqliteL3Store implements L3Store {
     const partitions = connection
       .statement(`SELECT prefix, table_name AS "table" FROM ${PARTITIONS_TABLE}`)
       .all() as Partition[]
-    this.#routes = new Routes(partitions)
+    this.#routes = new PartitionRoutes(DEFAULT_TABLE, partitions)
     this.#dataVersion = version
   }
 
@@ -591,11 +576,11 @@ export class SqliteL3Store implements L3Store {
     return page.limit === undefined ? -1 : checkLimit(page.limit, 'page.limit')
   }
 
-  #everyTable(routes: Routes, where: string, params: readonly unknown[]): Where[] {
+  #everyTable(routes: PartitionRoutes, where: string, params: readonly unknown[]): Where[] {
     return routes.tables.map((table) => ({ table, where, params }))
   }
 
-  #prefixTables(routes: Routes, prefix: string): Where[] {
+  #prefixTables(routes: PartitionRoutes, prefix: string): Where[] {
     return routes.tablesFor(prefix).map((table) => ({ table, where: LIKE, params: [likePrefix(prefix)] }))
   }
 
@@ -608,7 +593,7 @@ export class SqliteL3Store implements L3Store {
     columns: string,
     afterId: string,
     limit: number,
-    where: (routes: Routes) => Where[],
+    where: (routes: PartitionRoutes) => Where[],
   ): T[] {
     return this.#read(operation, (connection) => {
       const parts = where(this.#routes)
@@ -626,7 +611,7 @@ export class SqliteL3Store implements L3Store {
     })
   }
 
-  #count(operation: string, where: (routes: Routes) => Where[]): number {
+  #count(operation: string, where: (routes: PartitionRoutes) => Where[]): number {
     return this.#read(operation, (connection) => {
       let total = 0
       for (const { table, where: condition, params } of where(this.#routes)) {
@@ -639,7 +624,7 @@ export class SqliteL3Store implements L3Store {
   }
 
   /** Deletes the rows matching each condition and their leaves, in one transaction; returns their ids. */
-  #deleteWhere(operation: string, where: (routes: Routes) => Where[]): string[] {
+  #deleteWhere(operation: string, where: (routes: PartitionRoutes) => Where[]): string[] {
     return this.#write(operation, (connection) => {
       const deleted: string[] = []
       for (const { table, where: condition, params } of where(this.#routes)) {

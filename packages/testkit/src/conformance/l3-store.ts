@@ -176,6 +176,17 @@ export function describeL3Store(name: string, harness: L3StoreHarness): void {
       expect(await store.count()).toBe(6)
     })
 
+    it('refuses an empty prefix (it would match every id) and deletes nothing', async () => {
+      await store.putBatch([jsonItem('e.1', [1]), jsonItem('e.2', [2])])
+      for (const call of [
+        () => store.scanPrefix(''),
+        () => store.countPrefix(''),
+        () => store.deletePrefix(''),
+      ])
+        await expect(call()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'prefix' })
+      expect(await store.count()).toBe(2)
+    })
+
     it('reports health', async () => {
       const health = await store.health(2000)
       expect(health.ok).toBe(true)
