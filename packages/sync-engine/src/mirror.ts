@@ -43,7 +43,11 @@ export function diffSource(store: MerkleNodeStore): MerkleDiffSource {
   }
 }
 
-/** Every node path a change to `id` can create, change or remove: each ancestor, the id, and their `P.` leaf slots. */
+/**
+ * The node paths a change to `ids` can create, change or remove, but the ids' own `id.` leaf slots:
+ * the root, each proper prefix and its `prefix.` slot (a prefix gains or loses its slot when its
+ * children come or go), and each id.
+ */
 function touchedPaths(ids: Iterable<string>): Set<string> {
   const paths = new Set<string>([''])
   for (const id of ids) {
@@ -55,24 +59,36 @@ function touchedPaths(ids: Iterable<string>): Set<string> {
       at = id.indexOf('.', at + 1)
     }
     paths.add(id)
-    paths.add(`${id}.`)
   }
   return paths
 }
 
 /**
  * Copies the nodes a batch touched from the L3 tree to the L2 mirror: nodes present in L3 are
- * upserted, candidate paths absent from L3 are deleted. One read and one write, whatever the batch.
+ * upserted, candidate paths absent from L3 are deleted. An id's `id.` leaf slot is a candidate only
+ * when `id` is an interior node in L3 (a leaf id has no slot, and an id that lost its children in
+ * this batch is a prefix of other touched ids, whose slot is a candidate already); those few are
+ * read in a second call. Resolves with how many nodes were written or deleted.
  */
 export async function mirrorPaths(
   source: MerkleNodeStore,
   target: MerkleNodeStore,
   ids: Iterable<string>,
 ): Promise<number> {
-  const paths = [...touchedPaths(ids)]
-  const nodes = await source.getNodes(paths)
+  const unique = new Set(ids)
+  const candidates = touchedPaths(unique)
+  const nodes = await source.getNodes([...candidates])
+  const slots: string[] = []
+  for (const id of unique) {
+    const slot = `${id}.`
+    if (nodes.get(id)?.leaf === false && !candidates.has(slot)) slots.push(slot)
+  }
+  if (slots.length > 0) {
+    for (const slot of slots) candidates.add(slot)
+    for (const [path, node] of await source.getNodes(slots)) nodes.set(path, node)
+  }
   const upsert: MerkleNode[] = [...nodes.values()]
-  const remove = paths.filter((p) => !nodes.has(p))
+  const remove = [...candidates].filter((p) => !nodes.has(p))
   await target.writeNodes({ upsert, delete: remove })
   return upsert.length + remove.length
 }
