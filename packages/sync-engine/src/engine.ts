@@ -917,7 +917,8 @@ export class SyncEngine extends EventEmitter<Events> {
         if (open.item.state === state) return Promise.resolve(false)
         const item = open.item.with({ state })
         this.#l1.set(item, { pinned: true })
-        const entry: PutEntry = { ...open, item, waiters: [] }
+        // Its WAL records move over when the queue replaces `open` (a shared list would copy into itself).
+        const entry: PutEntry = { ...open, item, waiters: [], walSeqs: undefined }
         this.#push(entry)
         return Promise.resolve(true)
       }
