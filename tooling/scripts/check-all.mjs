@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every check CI runs, in order, without stopping at the first failure, then prints one
 // summary line: `N passed, N failed`. Each static check (lint, build, type-check, package check)
-// counts as one test; every vitest test counts as one. Exit code 0 only when nothing failed.
+// and the benchmark smoke run counts as one test; every vitest test counts as one. Exit code 0 only when nothing failed.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -29,6 +29,8 @@ const checks = [
   ['typecheck', 'pnpm', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']],
   ['publint + attw', 'pnpm', ['turbo', 'run', 'check:package', '--output-logs=errors-only']],
   ['tests', 'pnpm', ['turbo', 'run', 'test', '--continue', '--concurrency=2']],
+  // A smoke run of every benchmark suite: it checks the harness and suites work, never their times.
+  ['bench smoke (pnpm bench --quick)', 'pnpm', ['bench', '--quick']],
 ]
 const failedChecks = []
 let passed = 0
