@@ -31,22 +31,46 @@ describe('entry slots', () => {
   it('grows by doubling, keeping every field of the held slots, and shrinks back on reset', () => {
     const entries = new Entries()
     const initial = entries.items.length
+    /** Every field of a slot, set to values particular to `i`. */
+    const fields = (slot: number) => [
+      entries.items[slot]?.id,
+      entries.idBytes[slot],
+      entries.credit[slot],
+      entries.weight[slot],
+      entries.pinned[slot],
+      entries.probation[slot],
+      entries.bytes[slot],
+      entries.expiresAt[slot],
+      entries.accessCount[slot],
+      entries.lastAccessed[slot],
+    ]
+    const expected = (i: number) => [
+      `g.${i}`,
+      i,
+      i % 8,
+      (i % 4) + 1,
+      i % 2,
+      i % 3 === 0 ? 1 : 0,
+      i * 10,
+      i + 0.5,
+      i,
+      i * 7,
+    ]
     const slots = Array.from({ length: initial * 3 + 1 }, (_, i) => {
       const slot = entries.alloc(item(`g.${i}`), i)
+      entries.credit[slot] = i % 8
+      entries.weight[slot] = (i % 4) + 1
+      entries.pinned[slot] = i % 2
+      entries.probation[slot] = i % 3 === 0 ? 1 : 0
       entries.bytes[slot] = i * 10
       entries.expiresAt[slot] = i + 0.5
+      entries.accessCount[slot] = i
+      entries.lastAccessed[slot] = i * 7
       return slot
     })
     expect(entries.items.length).toBe(initial * 4)
     expect(entries.bytes.length).toBe(initial * 4)
-    for (const [i, slot] of slots.entries()) {
-      expect([
-        entries.items[slot]?.id,
-        entries.idBytes[slot],
-        entries.bytes[slot],
-        entries.expiresAt[slot],
-      ]).toEqual([`g.${i}`, i, i * 10, i + 0.5])
-    }
+    for (const [i, slot] of slots.entries()) expect(fields(slot), `slot ${slot}`).toEqual(expected(i))
     entries.reset()
     expect([entries.used, entries.items.length, entries.next.length]).toEqual([0, initial, initial])
     expect(entries.items.every((x) => x === undefined)).toBe(true)
