@@ -1018,7 +1018,7 @@ export class SyncEngine extends EventEmitter<Events> {
     for (const e of entries) {
       if (e.kind === 'put') puts.push(e)
       else if (e.kind === 'delete') deletes.push(e)
-      else states.set(e.state, [...(states.get(e.state) ?? []), e])
+      else pushTo(states, e.state, e)
     }
     puts.sort(byId)
     report.items += entries.length
@@ -1101,8 +1101,7 @@ export class SyncEngine extends EventEmitter<Events> {
       ],
       async (l2) => {
         const byTtl = new Map<number | undefined, SyncItem[]>()
-        for (const p of l2Puts)
-          byTtl.set(p.options.l2TtlSeconds, [...(byTtl.get(p.options.l2TtlSeconds) ?? []), p.item])
+        for (const p of l2Puts) pushTo(byTtl, p.options.l2TtlSeconds, p.item)
         for (const [ttl, items] of byTtl) {
           const res = await l2.putBatch(items, ttl === undefined ? {} : { ttlSeconds: ttl })
           report.l2Written += res.filter((o) => o.status === 'written').length
@@ -2422,4 +2421,11 @@ export class SyncEngine extends EventEmitter<Events> {
     })
     this.#filter.options.snapshotEveryInserts = next.filter.snapshotEveryInserts
   }
+}
+
+/** Appends `value` to the list at `key` (made on first use). */
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list) list.push(value)
+  else map.set(key, [value])
 }
