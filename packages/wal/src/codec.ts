@@ -32,32 +32,54 @@ import {
 export const ROW_FORMAT = 1
 
 const FLAG_JSON = 1
-const OPTIONAL_FIELDS = [
-  ['traceParent', 2],
-  ['homeInstanceId', 4],
-  ['batchId', 8],
-] as const
+const FLAG_TRACE_PARENT = 2
+const FLAG_HOME_INSTANCE_ID = 4
+const FLAG_BATCH_ID = 8
+const OPTIONAL_FIELDS = ['traceParent', 'homeInstanceId', 'batchId'] as const
 const KNOWN_FLAGS = 15
 const HASH_AT = 18
 const STRINGS_AT = 50
 const MAX_STRING_BYTES = 0xffff
 
-const CRC_TABLE = new Int32Array(256)
+// Slice-by-4 tables: CRC_TABLES[k][b] is the CRC of byte b followed by k zero bytes.
+const CRC_TABLES = [0, 1, 2, 3].map(() => new Int32Array(256))
+const [CRC0, CRC1, CRC2, CRC3] = CRC_TABLES as [Int32Array, Int32Array, Int32Array, Int32Array]
 for (let n = 0; n < 256; n++) {
   let c = n
   for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-  CRC_TABLE[n] = c
+  CRC0[n] = c
+}
+for (let n = 0; n < 256; n++) {
+  for (let t = 1; t < 4; t++) {
+    const previous = CRC_TABLES[t - 1]![n]!
+    CRC_TABLES[t]![n] = CRC0[previous & 0xff]! ^ (previous >>> 8)
+  }
 }
 
-/** Standard CRC-32 (IEEE), in JavaScript: the fallback for Node versions before `zlib.crc32` (20.15). */
-export function crc32Js(bytes: Uint8Array): number {
+/**
+ * Standard CRC-32 (IEEE) of `bytes[start, end)` in JavaScript, four bytes a step. Faster than a call
+ * into zlib for the short rows of a typical log, and the fallback before `zlib.crc32` (Node 20.15).
+ */
+export function crc32Js(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let c = -1
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8)
+  let i = start
+  for (; i + 4 <= end; i += 4) {
+    c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)
+    c = CRC3[c & 0xff]! ^ CRC2[(c >>> 8) & 0xff]! ^ CRC1[(c >>> 16) & 0xff]! ^ CRC0[c >>> 24]!
+  }
+  for (; i < end; i++) c = CRC0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8)
   return (c ^ -1) >>> 0
 }
 
 const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32
-export const crc32: (bytes: Uint8Array) => number = nativeCrc32 ?? crc32Js
+/** From this length on, zlib's native CRC-32 beats the JavaScript one despite its call cost. */
+const NATIVE_CRC_FROM = 256
+
+/** CRC-32 of `bytes[start, end)`: JavaScript for short ranges, zlib (when present) for long ones. */
+export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  if (nativeCrc32 === undefined || end - start < NATIVE_CRC_FROM) return crc32Js(bytes, start, end)
+  return nativeCrc32(bytes.subarray(start, end))
+}
 
 function invalid(where: string, field: string, message: string): never {
   throw new InvalidArgumentError(`${where}.${field}`, `${where}.${field} ${message}`)
@@ -78,28 +100,7 @@ function checkInteger(where: string, field: string, value: unknown, min: number)
   return value
 }
 
-const HEX_DIGIT = new Int8Array(128).fill(-1)
-for (let i = 0; i < 16; i++) HEX_DIGIT['0123456789abcdef'.charCodeAt(i)] = i
-const hexDigit = (hex: string, i: number) => {
-  const c = hex.charCodeAt(i)
-  return c < 128 ? HEX_DIGIT[c]! : -1
-}
-
-/** Writes 64 lower-case hex digits as 32 raw bytes; false (and a partial write) for anything else. */
-function writeHash(buf: Buffer, at: number, hex: unknown): boolean {
-  if (typeof hex !== 'string' || hex.length !== 64) return false
-  for (let i = 0; i < 32; i++) {
-    const hi = hexDigit(hex, 2 * i)
-    const lo = hexDigit(hex, 2 * i + 1)
-    if ((hi | lo) < 0) return false
-    buf[at + i] = (hi << 4) | lo
-  }
-  return true
-}
-
-// Byte lengths of the optional strings of the record being encoded (-1 = absent). encodeRow is
-// synchronous and not re-entrant, so one scratch array serves every call without allocating.
-const optionalBytes = new Int32Array(OPTIONAL_FIELDS.length)
+const SHA256_HEX = /^[0-9a-f]{64}$/
 
 /** Checks what a `SyncItem` already guarantees (core validates every item when it is made). */
 function checkPlainRecord(record: ItemRecord, where: string): void {
@@ -108,7 +109,7 @@ function checkPlainRecord(record: ItemRecord, where: string): void {
   }
   checkInteger(where, 'version', record.version, 1)
   checkInteger(where, 'updatedAt', record.updatedAt, 0)
-  const { content, contentType } = record
+  const { content, contentType, contentHash } = record
   if (contentType !== 'json' && contentType !== 'binary') {
     invalid(where, 'contentType', `must be 'json' or 'binary', got '${String(contentType)}'`)
   }
@@ -116,55 +117,82 @@ function checkPlainRecord(record: ItemRecord, where: string): void {
   if (content.byteLength > MAX_PAYLOAD_BYTES) {
     throw new PayloadTooLargeError(content.byteLength, MAX_PAYLOAD_BYTES, record.id)
   }
+  if (typeof contentHash !== 'string' || !SHA256_HEX.test(contentHash)) {
+    invalid(where, 'contentHash', 'must be 64 lower-case hex digits (SHA-256)')
+  }
   validateState(record.state)
 }
 
+/** Framing of every row: format, flags, version, updatedAt, hash, three lengths and the CRC. */
+const FRAMING = STRINGS_AT + 2 + 4 + 4
+
 /**
- * Validates `record` and encodes it. `where` names the record in error messages
- * (`entries[3].row`); every problem is an `InvalidArgumentError` (or core's id/state/size error).
- * A `SyncItem` is valid by construction, so only its free-form strings and hash are checked.
+ * Validates `record` and returns the length of its row; `writeRow` then writes it. `where` names
+ * the record in error messages (`entries[3].row`); every problem is an `InvalidArgumentError` (or
+ * core's state/size error). A `SyncItem` is valid by construction (its hash is always 64 lower-case
+ * hex digits), so only its free-form strings are checked.
  */
-export function encodeRow(record: ItemRecord, where: string): Buffer {
+export function rowLength(record: ItemRecord, where: string): number {
   if (!(record instanceof SyncItem)) checkPlainRecord(record, where)
-  const { version, updatedAt, content, contentType, state } = record
-  const stateBytes = Buffer.byteLength(state)
-
-  let flags = contentType === 'json' ? FLAG_JSON : 0
-  let size = STRINGS_AT + 2 + stateBytes + 4 + content.byteLength + 4
-  for (let k = 0; k < OPTIONAL_FIELDS.length; k++) {
-    const [field, flag] = OPTIONAL_FIELDS[k]!
+  let size = FRAMING + utf8Length(record.state) + record.content.byteLength
+  for (const field of OPTIONAL_FIELDS) {
     const value = record[field]
-    const bytes = value === undefined ? -1 : checkString(where, field, value)
-    optionalBytes[k] = bytes
-    if (bytes >= 0) {
-      flags |= flag
-      size += 2 + bytes
-    }
+    if (value !== undefined) size += 2 + checkString(where, field, value)
   }
+  return size
+}
 
-  const buf = Buffer.allocUnsafe(size)
-  if (!writeHash(buf, HASH_AT, record.contentHash)) {
-    invalid(where, 'contentHash', 'must be 64 lower-case hex digits (SHA-256)')
-  }
-  buf[0] = ROW_FORMAT
-  buf[1] = flags
-  buf.writeDoubleLE(version, 2)
-  buf.writeDoubleLE(updatedAt, 10)
-  let at = writeString(buf, STRINGS_AT, state, stateBytes)
-  for (let k = 0; k < OPTIONAL_FIELDS.length; k++) {
-    const bytes = optionalBytes[k]!
-    if (bytes >= 0) at = writeString(buf, at, record[OPTIONAL_FIELDS[k]![0]]!, bytes)
-  }
-  buf.writeUInt32LE(content.byteLength, at)
-  buf.set(content, at + 4)
-  at += 4 + content.byteLength
-  buf.writeUInt32LE(crc32(buf.subarray(0, at)), at)
+/**
+ * Writes the row of a record `rowLength` accepted at `buf[at, at + length)`, checksum included,
+ * and returns where it ends.
+ */
+export function writeRow(record: ItemRecord, buf: Buffer, at: number): number {
+  const { content, traceParent, homeInstanceId, batchId } = record
+  buf[at] = ROW_FORMAT
+  buf[at + 1] =
+    (record.contentType === 'json' ? FLAG_JSON : 0) |
+    (traceParent === undefined ? 0 : FLAG_TRACE_PARENT) |
+    (homeInstanceId === undefined ? 0 : FLAG_HOME_INSTANCE_ID) |
+    (batchId === undefined ? 0 : FLAG_BATCH_ID)
+  buf.writeDoubleLE(record.version, at + 2)
+  buf.writeDoubleLE(record.updatedAt, at + 10)
+  buf.write(record.contentHash, at + HASH_AT, 32, 'hex')
+  let end = writeString(buf, at + STRINGS_AT, record.state)
+  if (traceParent !== undefined) end = writeString(buf, end, traceParent)
+  if (homeInstanceId !== undefined) end = writeString(buf, end, homeInstanceId)
+  if (batchId !== undefined) end = writeString(buf, end, batchId)
+  buf.writeUInt32LE(content.byteLength, end)
+  buf.set(content, end + 4)
+  end += 4 + content.byteLength
+  buf.writeUInt32LE(crc32(buf, at, end), end)
+  return end + 4
+}
+
+/** Validates `record` and encodes it into a row of its own (see `rowLength` for the errors). */
+export function encodeRow(record: ItemRecord, where: string): Buffer {
+  const buf = Buffer.allocUnsafe(rowLength(record, where))
+  writeRow(record, buf, 0)
   return buf
 }
 
-function writeString(buf: Buffer, at: number, value: string, bytes: number): number {
+/** UTF-8 length of a string; ASCII (the usual state tag) without a call into the runtime. */
+function utf8Length(value: string): number {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x7f) return Buffer.byteLength(value)
+  return value.length
+}
+
+/** Writes a u16 length and the UTF-8 of `value`; short ASCII strings byte by byte (no runtime call). */
+function writeString(buf: Buffer, at: number, value: string): number {
+  let i = 0
+  if (value.length <= 64) {
+    for (; i < value.length; i++) {
+      const c = value.charCodeAt(i)
+      if (c > 0x7f) break
+      buf[at + 2 + i] = c
+    }
+  }
+  const bytes = i === value.length ? i : buf.write(value, at + 2, 'utf8')
   buf.writeUInt16LE(bytes, at)
-  buf.write(value, at + 2, bytes, 'utf8')
   return at + 2 + bytes
 }
 
@@ -202,7 +230,7 @@ export function decodeRow(row: Uint8Array, id: string, location: string): ItemRe
     if (buf[0] !== ROW_FORMAT) throw new RangeError(`unknown row format ${buf[0]}`)
     const end = buf.length - 4
     const stored = buf.readUInt32LE(end)
-    const actual = crc32(buf.subarray(0, end))
+    const actual = crc32(buf, 0, end)
     if (stored !== actual) throw new RangeError(`checksum mismatch (stored ${stored}, computed ${actual})`)
     const flags = buf[1]!
     if ((flags & ~KNOWN_FLAGS) !== 0) throw new RangeError(`unknown flags ${flags}`)
@@ -214,9 +242,9 @@ export function decodeRow(row: Uint8Array, id: string, location: string): ItemRe
     const r = new Reader(buf, STRINGS_AT, end)
     const state = r.string()
     const optional = (flag: number) => (flags & flag ? r.string() : undefined)
-    const traceParent = optional(OPTIONAL_FIELDS[0][1])
-    const homeInstanceId = optional(OPTIONAL_FIELDS[1][1])
-    const batchId = optional(OPTIONAL_FIELDS[2][1])
+    const traceParent = optional(FLAG_TRACE_PARENT)
+    const homeInstanceId = optional(FLAG_HOME_INSTANCE_ID)
+    const batchId = optional(FLAG_BATCH_ID)
     const length = buf.readUInt32LE(r.take(4))
     const start = r.take(length)
     if (r.at !== end) throw new RangeError(`${end - r.at} unexpected bytes after the content`)

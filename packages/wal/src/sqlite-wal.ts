@@ -18,7 +18,7 @@ import {
   type WriteAheadLog,
 } from '@sync-engine/core'
 import Database from 'better-sqlite3'
-import { decodeRow, encodeRow } from './codec.js'
+import { decodeRow, rowLength, writeRow } from './codec.js'
 import {
   type ResolvedWalOptions,
   resolveWalOptions,
@@ -72,11 +72,18 @@ export interface WalDiagnostics {
   readonly freeBytes: number
 }
 
-/** An entry validated and encoded, ready for its INSERT. */
-interface EncodedEntry {
-  readonly id: string
-  readonly op: WalOp
-  readonly row: Buffer | null
+/**
+ * A group of entries validated and encoded for its INSERTs: the rows of its puts back to back in one
+ * buffer (one allocation per group, not per row).
+ */
+interface EncodedGroup {
+  readonly entries: readonly WalEntry[]
+  /** Where entry i's row ends in `rows` (it starts where the previous entry's ends; deletes have none). */
+  readonly ends: Float64Array
+  /** The `bytes` of entry i: its id's UTF-8 bytes plus its row. */
+  readonly sizes: Float64Array
+  readonly rows: Buffer
+  /** Sum of `sizes`. */
   readonly bytes: number
 }
 
@@ -188,34 +195,63 @@ function openWritable(o: ResolvedWalOptions): Db {
   }
 }
 
-/** Rows per multi-row INSERT: one statement step per chunk instead of per row. */
+/** Most rows per multi-row INSERT: one statement step per chunk instead of per row. */
 const INSERT_CHUNK = 64
 
+/**
+ * The INSERT of `count` entries of one op: `(id, row, bytes)` per put, `(id, bytes)` per delete,
+ * and `@at` (enqueued_at) bound once for all of them.
+ */
+function insertSql(op: WalOp, count: number): string {
+  const values = op === 'put' ? "(?, 'put', ?, ?, @at)" : "(?, 'delete', NULL, ?, @at)"
+  return `INSERT INTO wal_queue (id, op, row, bytes, enqueued_at) VALUES ${Array(count).fill(values).join(', ')}`
+}
+
 function prepare(db: Db) {
-  const insertSql = (rows: number) =>
-    `INSERT INTO wal_queue (id, op, row, bytes, enqueued_at) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}`
-  const insertOne = db.prepare(insertSql(1))
-  const insertChunk = db.prepare(insertSql(INSERT_CHUNK))
+  // Statements for runs of 64, 32, …, 1 entries of one op, prepared when first needed: a group is
+  // inserted as runs of one op, each split into the largest of these that fit.
+  const inserts = new Map<string, Database.Statement>()
+  const insert = (op: WalOp, count: number) => {
+    const key = `${op}${count}`
+    let statement = inserts.get(key)
+    if (statement === undefined) {
+      statement = db.prepare(insertSql(op, count))
+      inserts.set(key, statement)
+    }
+    return statement
+  }
   const totalsUpTo = db.prepare<[number], Totals>(
     'SELECT count(*) AS rows, coalesce(sum(bytes), 0) AS bytes FROM wal_queue WHERE seq <= ?',
   )
   const deleteUpTo = db.prepare<[number]>('DELETE FROM wal_queue WHERE seq <= ?')
+  // Without a WHERE clause SQLite drops the table's pages at once instead of deleting row by row.
+  const deleteAll = db.prepare('DELETE FROM wal_queue')
   const params: unknown[] = []
   return {
     /**
      * One transaction for the whole group; returns the seq of its last row. The file has one
      * writer (the exclusive lock), so AUTOINCREMENT gives the group consecutive seqs.
      */
-    insertAll: db.transaction((rows: readonly EncodedEntry[], enqueuedAt: number): number => {
+    insertAll: db.transaction((group: EncodedGroup, enqueuedAt: number): number => {
+      const { entries, ends, sizes, rows } = group
+      const at = { at: enqueuedAt }
       let lastSeq = 0
-      for (let start = 0; start < rows.length; ) {
-        const count = rows.length - start >= INSERT_CHUNK ? INSERT_CHUNK : 1
+      let start = 0
+      let rowStart = 0
+      while (start < entries.length) {
+        const op = entries[start]!.op
+        let run = 1
+        while (run < INSERT_CHUNK && start + run < entries.length && entries[start + run]!.op === op) run++
+        let count = INSERT_CHUNK
+        while (count > run) count >>= 1
         params.length = 0
         for (let i = start; i < start + count; i++) {
-          const r = rows[i]!
-          params.push(r.id, r.op, r.row, r.bytes, enqueuedAt)
+          if (op === 'put') {
+            params.push(entries[i]!.id, rows.subarray(rowStart, ends[i]!), sizes[i]!)
+            rowStart = ends[i]!
+          } else params.push(entries[i]!.id, sizes[i]!)
         }
-        lastSeq = Number((count === 1 ? insertOne : insertChunk).run(params).lastInsertRowid)
+        lastSeq = Number(insert(op, count).run(params, at).lastInsertRowid)
         start += count
       }
       return lastSeq
@@ -226,6 +262,8 @@ function prepare(db: Db) {
       if (removed.rows > 0) deleteUpTo.run(uptoSeq)
       return removed
     }),
+    /** Deletes every row (the caller knows what they counted). */
+    removeAll: () => void deleteAll.run(),
     totals: db.prepare<[], Totals>(
       'SELECT count(*) AS rows, coalesce(sum(bytes), 0) AS bytes FROM wal_queue',
     ),
@@ -248,7 +286,8 @@ function prepare(db: Db) {
   }
 }
 
-function encodeEntry(entry: WalEntry, index: number): EncodedEntry {
+/** Validates entry `index` and returns the length of its row (0 for a delete). */
+function measureEntry(entry: WalEntry, index: number): number {
   const where = `entries[${index}]`
   if (typeof entry !== 'object' || entry === null) {
     throw new InvalidArgumentError(where, `${where} must be a WalEntry object`)
@@ -265,16 +304,43 @@ function encodeEntry(entry: WalEntry, index: number): EncodedEntry {
       )
     }
     if (!(row instanceof SyncItem)) validateId(id) // a SyncItem's id was validated when it was made
-    const encoded = encodeRow(row, `${where}.row`)
-    return { id, op, row: encoded, bytes: Buffer.byteLength(id) + encoded.length }
+    return rowLength(row, `${where}.row`)
   }
   if (op === 'delete') {
     if (row !== undefined) {
       throw new InvalidArgumentError(`${where}.row`, `${where} is a delete and must not carry a row`)
     }
-    return { id: validateId(id), op, row: null, bytes: Buffer.byteLength(id) }
+    validateId(id)
+    return 0
   }
   throw new InvalidArgumentError(`${where}.op`, `${where}.op must be 'put' or 'delete', got '${String(op)}'`)
+}
+
+/** Validates every entry (the first invalid one throws) and encodes the rows of the puts into one buffer. */
+function encodeGroup(entries: readonly WalEntry[]): EncodedGroup {
+  const ends = new Float64Array(entries.length)
+  const sizes = new Float64Array(entries.length)
+  let end = 0
+  let bytes = 0
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    const length = measureEntry(entry, i)
+    end += length
+    ends[i] = end
+    sizes[i] = Buffer.byteLength(entry.id) + length
+    bytes += sizes[i]!
+  }
+  const rows = Buffer.allocUnsafe(end)
+  let at = 0
+  for (let i = 0; i < entries.length; i++) {
+    const { row } = entries[i]!
+    if (row === undefined) continue
+    at = writeRow(row, rows, at)
+    if (at !== ends[i]) {
+      throw new InvalidArgumentError(`entries[${i}].row`, `entries[${i}].row changed while it was appended`)
+    }
+  }
+  return { entries, ends, sizes, rows, bytes }
 }
 
 function checkCount(name: string, value: unknown): number {
@@ -309,6 +375,8 @@ export class SqliteWal implements WriteAheadLog {
   #db: Db | undefined
   #rows: number
   #bytes: number
+  /** The seq of the newest row while any is present (only this connection writes the file). */
+  #newestSeq: number
 
   constructor(options: SqliteWalOptions = {}) {
     const o = resolveWalOptions(options)
@@ -331,6 +399,7 @@ export class SqliteWal implements WriteAheadLog {
       const totals = this.#sql.totals.get()!
       this.#rows = totals.rows
       this.#bytes = totals.bytes
+      this.#newestSeq = this.#sql.newest.get()?.seq ?? 0
     } catch (error) {
       db.close()
       throw translate(error, o.path)
@@ -363,15 +432,15 @@ export class SqliteWal implements WriteAheadLog {
     if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', 'entries must be an array')
     return this.#use('append', () => {
       if (entries.length === 0) return []
-      const encoded = entries.map(encodeEntry)
-      let bytes = this.#bytes
-      for (const e of encoded) bytes += e.bytes
-      const rows = this.#rows + encoded.length
+      const group = encodeGroup(entries)
+      const bytes = this.#bytes + group.bytes
+      const rows = this.#rows + entries.length
       if (rows > this.maxRows || bytes > this.maxBytes) {
         throw new WalFullError(rows, bytes, this.maxRows, this.maxBytes)
       }
       const enqueuedAt = this.#clock.now()
-      const firstSeq = this.#sql.insertAll(encoded, enqueuedAt) - encoded.length + 1
+      this.#newestSeq = this.#sql.insertAll(group, enqueuedAt)
+      const firstSeq = this.#newestSeq - entries.length + 1
       this.#rows = rows
       this.#bytes = bytes
       return entries.map((entry, i): WalRecord => {
@@ -416,6 +485,14 @@ export class SqliteWal implements WriteAheadLog {
     checkCount('uptoSeq', uptoSeq)
     return this.#use('ack', () => {
       if (this.#rows === 0) return 0
+      if (uptoSeq >= this.#newestSeq) {
+        // Every row goes: no need to count them (the totals are exact) nor to delete one by one.
+        const removed = this.#rows
+        this.#sql.removeAll()
+        this.#rows = 0
+        this.#bytes = 0
+        return removed
+      }
       const removed = this.#sql.removeUpTo(uptoSeq)
       this.#rows -= removed.rows
       this.#bytes -= removed.bytes
@@ -426,14 +503,13 @@ export class SqliteWal implements WriteAheadLog {
   statsSync(): WalStats {
     return this.#use('read stats', () => {
       const oldest = this.#rows > 0 ? this.#sql.oldest.get() : undefined
-      const newest = this.#rows > 0 ? this.#sql.newest.get() : undefined
       return {
         rows: this.#rows,
         bytes: this.#bytes,
         maxRows: this.maxRows,
         maxBytes: this.maxBytes,
         oldestSeq: oldest?.seq,
-        newestSeq: newest?.seq,
+        newestSeq: oldest === undefined ? undefined : this.#newestSeq,
         oldestEnqueuedAt: oldest?.enqueuedAt,
       }
     })

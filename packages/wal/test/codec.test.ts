@@ -89,6 +89,11 @@ describe('row codec', () => {
     for (let i = 0; i < 50; i++) {
       const bytes = Uint8Array.from({ length: Math.floor(rand() * 3000) }, () => Math.floor(rand() * 256))
       expect(crc32Js(bytes)).toBe(zlib.crc32(bytes))
+      // A range, whichever implementation its length picks, is the CRC of those bytes alone.
+      const start = Math.floor(rand() * bytes.length)
+      const end = start + Math.floor(rand() * (bytes.length - start))
+      expect(crc32(bytes, start, end)).toBe(zlib.crc32(bytes.subarray(start, end)))
+      expect(crc32Js(bytes, start, end)).toBe(zlib.crc32(bytes.subarray(start, end)))
     }
   })
 

@@ -20,6 +20,7 @@ import {
   SyncItem,
   type WalEntry,
   WalFullError,
+  type WalRecord,
 } from '@sync-engine/core'
 import Database from 'better-sqlite3'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -344,6 +345,64 @@ describe('ownership and lifecycle', () => {
     const stored = wal.peekSync(1_000)
     expect(stored.map((r) => [r.seq, r.id])).toEqual(appended.map((r) => [r.seq, r.id]))
     expect(new Set(stored.map((r) => r.seq)).size).toBe(stored.length)
+  })
+
+  it('stores runs of puts and deletes of any length in order, each row with its own bytes', () => {
+    const path = join(dir, 'runs.db')
+    const wal = walAt(path)
+    const rand = prng(5)
+    const entries: WalEntry[] = []
+    for (const run of [1, 2, 63, 64, 65, 3, 127, 1, 130, 7]) {
+      const op = entries.length % 2 === 0 && rand() < 0.5 ? 'delete' : 'put'
+      for (let i = 0; i < run; i++) {
+        const id = `run.${entries.length}`
+        const bytes = Uint8Array.from({ length: Math.floor(rand() * 600) }, () => Math.floor(rand() * 256))
+        entries.push(
+          op === 'put' ? { id, op, row: SyncItem.fromBytes(id, bytes, { updatedAt: 5 }) } : { id, op },
+        )
+      }
+    }
+    const appended = wal.appendSync(entries)
+    const stored = wal.peekSync(10_000)
+    const summary = (r: WalRecord) => [r.seq, r.id, r.op, r.row && Buffer.from(r.row.content).toString('hex')]
+    expect(stored.map(summary)).toEqual(appended.map(summary))
+    const { rows, bytes } = wal.statsSync()
+    wal.closeSync()
+    expect(tableTotals(path)).toEqual({ rows, bytes })
+  })
+
+  it('an ack of everything empties the table; a partial one keeps the rest exactly', async () => {
+    const path = join(dir, 'ack-all.db')
+    const wal = walAt(path)
+    const first = wal.appendSync(puts(100, 'a'))
+    wal.appendSync([{ id: 'a.gone', op: 'delete' }])
+    expect(wal.ackSync(first[59]!.seq)).toBe(60)
+    expect(wal.statsSync()).toMatchObject({ rows: 41, oldestSeq: first[60]!.seq })
+    expect(wal.ackSync(wal.statsSync().newestSeq! + 1_000)).toBe(41)
+    expect(wal.statsSync()).toMatchObject({ rows: 0, bytes: 0, oldestSeq: undefined, newestSeq: undefined })
+    const [next] = wal.appendSync([put('b')])
+    expect(next!.seq).toBe(first[99]!.seq + 2)
+    expect(wal.ackSync(next!.seq)).toBe(1)
+    wal.closeSync()
+    expect(tableTotals(path)).toEqual({ rows: 0, bytes: 0 })
+  })
+
+  it('refuses a record that changes while it is appended, and writes nothing', () => {
+    const wal = walAt(join(dir, 'changing.db'))
+    const item = SyncItem.fromJson('changing', { a: 1 })
+    let reads = 0
+    const record = {
+      ...item.toJSON(),
+      content: item.content,
+      // Validation and measuring read the state twice; the write reads a shorter one.
+      get state() {
+        return ++reads <= 2 ? 'much-longer-state' : 'short'
+      },
+    } as unknown as ItemRecord
+    const error = thrown(() => wal.appendSync([put('before'), { id: 'changing', op: 'put', row: record }]))
+    expect(error).toBeInstanceOf(InvalidArgumentError)
+    expect((error as InvalidArgumentError).argument).toBe('entries[1].row')
+    expect(wal.statsSync().rows).toBe(0)
   })
 
   it('sync and async forms are the same operations', async () => {
