@@ -34,6 +34,16 @@ export class WalTracker {
     if (backlog && last) this.backlogUpTo = Math.max(this.backlogUpTo, last.seq)
   }
 
+  /**
+   * Records `oldest`…`newest` a previous run left in the log: backlog. The newest stands for all of
+   * them as an outstanding record, so no acknowledgement of a later record (a `local` write done
+   * meanwhile) reaches past them before the drain applied them.
+   */
+  leftover(oldest: number, newest: number): void {
+    this.ackedUpTo = oldest - 1
+    this.add([{ seq: newest }], true)
+  }
+
   /** Records a drain must apply exist (appended by failed flushes, or found at start). */
   get backlog(): boolean {
     return this.backlogUpTo > this.ackedUpTo
@@ -49,9 +59,14 @@ export class WalTracker {
    */
   done(seq: number): number | undefined {
     if (seq <= this.ackedUpTo) return undefined
-    this.#done.add(seq)
     let upto: number | undefined
-    while (this.#head < this.#seqs.length && this.#done.has(this.#seqs[this.#head]!)) {
+    if (this.#seqs[this.#head] === seq) {
+      // The oldest outstanding record (writes usually commit in the order they were logged).
+      upto = seq
+      this.#head++
+      if (this.#done.size > 0) this.#done.delete(seq)
+    } else this.#done.add(seq)
+    while (this.#done.size > 0 && this.#head < this.#seqs.length && this.#done.has(this.#seqs[this.#head]!)) {
       upto = this.#seqs[this.#head]!
       this.#done.delete(upto)
       this.#head++
