@@ -33,62 +33,106 @@ function auditOf(record: ItemRecord): ItemAudit | undefined {
   return { batch: batchId, trace: traceParent, home: homeInstanceId } as ItemAudit
 }
 
-// States are few and short: keep their JSON text.
-const stateJson = new Map<string, string>()
-function jsonOfState(state: string): string {
-  let text = stateJson.get(state)
-  if (text === undefined) {
-    text = JSON.stringify(state)
-    if (stateJson.size < 1000) stateJson.set(state, text)
+// The fixed parts of a document header, as bytes.
+const VERSION_FIELD = Buffer.from('{"version":')
+const TIMESTAMP_FIELD = Buffer.from(',"timestamp":')
+const STATE_FIELD = Buffer.from(',"state":')
+const HASH_FIELD = Buffer.from(',"payload_hash":"')
+const AUDIT_FIELD = Buffer.from('","audit":')
+const BINARY_FIELD = Buffer.from(',"content_type":"binary"')
+/** Bytes of a header besides its state and audit: the fields, two 16-digit numbers and the hash. */
+const HEADER_BYTES =
+  VERSION_FIELD.length + TIMESTAMP_FIELD.length + STATE_FIELD.length + HASH_FIELD.length + 1 + 32 + 64
+const QUOTE = 0x22
+
+// States are few and short: keep the UTF-8 bytes of their JSON text.
+const stateJson = new Map<string, Buffer>()
+function jsonOfState(state: string): Buffer {
+  let bytes = stateJson.get(state)
+  if (bytes === undefined) {
+    bytes = Buffer.from(JSON.stringify(state))
+    if (stateJson.size < 1000) stateJson.set(state, bytes)
   }
-  return text
+  return bytes
 }
 
-/** A document in two parts: `header` (up to and including `,"payload":`), then the content and `}`. */
-export interface DocumentParts {
-  readonly header: string
-  readonly content: Uint8Array
-}
-
-/** The parts of `record`'s document (see above); nothing is copied yet. */
-export function documentParts(record: ItemRecord): DocumentParts {
-  let header = `{"version":${record.version},"timestamp":${record.updatedAt},"state":${jsonOfState(record.state)},"payload_hash":"${record.contentHash}"`
-  const audit = auditOf(record)
-  if (audit !== undefined) header += `,"audit":${JSON.stringify(audit)}`
-  if (record.contentType === 'binary') header += ',"content_type":"binary"'
-  return { header: `${header},"payload":`, content: record.content }
-}
-
-/** About the byte size of a document (exact when its header is ASCII). */
-export function documentSize(doc: DocumentParts): number {
-  return doc.header.length + doc.content.byteLength + 1
+/** Writes the decimal digits of the safe integer `n` ≥ 0 at `at`; answers where they end. */
+function writeInteger(out: Buffer, at: number, n: number): number {
+  let end = at + 1
+  for (let x = n; x >= 10; x = (x - (x % 10)) / 10) end++
+  let x = n
+  for (let i = end - 1; i >= at; i--) {
+    const digit = x % 10
+    out[i] = 48 + digit
+    x = (x - digit) / 10
+  }
+  return end
 }
 
 /**
- * Documents written back to back into one Buffer (each one's bytes copied once, straight into place),
- * and the byte length of each.
+ * The documents of `records` (see above) written back to back into one Buffer, header fields and
+ * content copied straight into place (no header string, no per-document Buffer), and the byte length
+ * of each.
  */
-export function packDocuments(docs: readonly DocumentParts[]): { bytes: Buffer; lengths: number[] } {
+export function packDocuments(records: readonly ItemRecord[]): { bytes: Buffer; lengths: number[] } {
+  const audits: (string | undefined)[] = new Array(records.length)
   let room = 0
-  for (const doc of docs) room += doc.header.length * 3 + doc.content.byteLength + 1
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!
+    room += documentSize(record) + jsonOfState(record.state).length
+    const audit = auditOf(record)
+    if (audit !== undefined) {
+      audits[i] = JSON.stringify(audit)
+      room += AUDIT_FIELD.length + 3 * audits[i]!.length
+    }
+  }
   const out = Buffer.allocUnsafe(room)
-  const lengths: number[] = new Array(docs.length)
+  const lengths: number[] = new Array(records.length)
   let at = 0
-  for (let i = 0; i < docs.length; i++) {
-    const { header, content } = docs[i]!
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!
     const start = at
-    at += out.write(header, at)
-    out.set(content, at)
-    at += content.byteLength
+    out.set(VERSION_FIELD, at)
+    at = writeInteger(out, at + VERSION_FIELD.length, record.version)
+    out.set(TIMESTAMP_FIELD, at)
+    at = writeInteger(out, at + TIMESTAMP_FIELD.length, record.updatedAt)
+    out.set(STATE_FIELD, at)
+    at += STATE_FIELD.length
+    const state = jsonOfState(record.state)
+    out.set(state, at)
+    at += state.length
+    out.set(HASH_FIELD, at)
+    at += HASH_FIELD.length
+    at += out.write(record.contentHash, at, 'latin1')
+    const audit = audits[i]
+    if (audit === undefined) out[at++] = QUOTE
+    else {
+      out.set(AUDIT_FIELD, at)
+      at += AUDIT_FIELD.length
+      at += out.write(audit, at)
+    }
+    if (record.contentType === 'binary') {
+      out.set(BINARY_FIELD, at)
+      at += BINARY_FIELD.length
+    }
+    out.set(PAYLOAD_FIELD, at)
+    at += PAYLOAD_FIELD.length
+    out.set(record.content, at)
+    at += record.content.byteLength
     out[at++] = CLOSE
     lengths[i] = at - start
   }
   return { bytes: out.subarray(0, at), lengths }
 }
 
+/** About the byte size of `record`'s document (its state and audit block aside). */
+export function documentSize(record: ItemRecord): number {
+  return HEADER_BYTES + BINARY_FIELD.length + PAYLOAD_FIELD.length + record.content.byteLength + 1
+}
+
 /** The document bytes of `record` (see above). */
 export function encodeDocument(record: ItemRecord): Buffer {
-  return packDocuments([documentParts(record)]).bytes
+  return packDocuments([record]).bytes
 }
 
 type Fail = (message: string, cause?: unknown) => CorruptDataError

@@ -15,7 +15,7 @@ import {
   validateId,
   validateState,
 } from '@sync-engine/core'
-import { decodeDocument, decodeModuleDocument, documentParts, documentSize, fitsJsonModule } from './codec.js'
+import { decodeDocument, decodeModuleDocument, documentSize, fitsJsonModule } from './codec.js'
 import {
   type Arg,
   backendError,
@@ -35,7 +35,7 @@ import {
   resolveConnectionOptions,
   resolveJsonMode,
 } from './options.js'
-import { MUTATE, type PutArgument, putArguments, READ, SCRIPTS } from './scripts.js'
+import { MUTATE, putArguments, READ, SCRIPTS } from './scripts.js'
 
 /** Items per EVALSHA of the write script, and bytes of documents per call (a script blocks Redis). */
 const ITEMS_PER_SCRIPT = 100
@@ -51,12 +51,13 @@ const WRITE_WINDOW = 3
 /** Ids read per round of `byState`. */
 const STATE_PAGE = 1000
 
-/** One item of a write-script call: its key, id and state, and for a put what the script writes. */
+/** One item of a write-script call: its key and id, and for a put the record and how it is stored. */
 interface Mutation {
   readonly key: string
   readonly id: string
-  readonly state: string
-  readonly put?: PutArgument
+  readonly record?: ItemRecord
+  /** A RedisJSON document (else a string). */
+  readonly json?: boolean
 }
 
 type Op = 'p' | 'd'
@@ -218,19 +219,12 @@ export class RedisL2Store implements L2Store {
           outcomes[i] = { id: String(record?.id), status: 'rejected', reason: problem }
           continue
         }
-        const doc = documentParts(record)
-        bytes += documentSize(doc)
+        bytes += documentSize(record)
         writes.push({
           key: this.keys.item(record.id),
           id: record.id,
-          state: record.state,
-          put: {
-            doc,
-            version: record.version,
-            timestamp: record.updatedAt,
-            state: record.state,
-            json: module && fitsJsonModule(record),
-          },
+          record,
+          json: module && fitsJsonModule(record),
         })
         at.push(i)
       }
@@ -301,7 +295,7 @@ export class RedisL2Store implements L2Store {
   async deleteBatch(ids: readonly string[]): Promise<string[]> {
     this.#requireConnected()
     checkIds(ids)
-    const deletes = ids.map((id) => ({ key: this.keys.item(id), id, state: '' }))
+    const deletes = ids.map((id) => ({ key: this.keys.item(id), id }))
     const results = await this.#mutate('d', deletes, 0)
     const existed: string[] = []
     results.forEach((result, i) => {
@@ -420,13 +414,16 @@ export class RedisL2Store implements L2Store {
     if (ops.length === 0) return []
     const keys = ops.map((m) => m.key)
     const calls = this.#scriptCalls(keys, (i) => {
-      const put = ops[i]!.put
-      return put === undefined ? 0 : documentSize(put.doc)
+      const record = ops[i]!.record
+      return record === undefined ? 0 : documentSize(record)
     })
     const sets = this.#conn.isCluster ? '' : this.keys.statePrefix
     const commands = calls.map((call) => {
       const argv: Arg[] = [op, sets, ttl, this.keys.prefixBytes]
-      if (op === 'p') argv.push(...putArguments(call.map((i) => ops[i]!.put!)))
+      if (op === 'p') {
+        const records = call.map((i) => ops[i]!.record!)
+        argv.push(...putArguments(records, (k) => ops[call[k]!]!.json === true))
+      }
       return scriptCommand(
         MUTATE,
         call.map((i) => keys[i]!),
@@ -438,13 +435,12 @@ export class RedisL2Store implements L2Store {
       const reply = value as [statuses: string, ...olds: (string | null)[]]
       return { done: reply[0].charCodeAt(k) === 49, old: reply[k + 1] ?? null }
     })
-    if (this.#conn.isCluster) await this.#syncStateSets(op, ops, results)
+    if (this.#conn.isCluster) await this.#syncStateSets(ops, results)
     return results
   }
 
   /** Cluster only: ZREM from the old state's set and ZADD to the new one, one command per set key. */
   async #syncStateSets(
-    op: Op,
     ops: readonly Mutation[],
     results: readonly (MutationResult | Error)[],
   ): Promise<void> {
@@ -455,12 +451,12 @@ export class RedisL2Store implements L2Store {
       if (list) list.push(id)
       else map.set(state, [id])
     }
-    const put = op === 'p'
     ops.forEach((m, i) => {
       const result = results[i]!
       if (result instanceof Error) return
-      if (put && result.done) push(add, m.state, m.id)
-      if (result.old !== null && (!put || (result.done && result.old !== m.state)))
+      const state = m.record?.state
+      if (state !== undefined && result.done) push(add, state, m.id)
+      if (result.old !== null && (state === undefined || (result.done && result.old !== state)))
         push(remove, result.old, m.id)
     })
     const commands: Command[] = []

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { type DocumentParts, packDocuments } from './codec.js'
+import type { ItemRecord } from '@sync-engine/core'
+import { packDocuments } from './codec.js'
 
 /** A Lua script run with EVALSHA (its SHA-1 computed here), falling back to EVAL on NOSCRIPT. */
 export class LuaScript {
@@ -122,36 +123,32 @@ return olds
 `,
 )
 
-/** What the write script needs of one put. */
-export interface PutArgument {
-  readonly doc: DocumentParts
-  readonly version: number
-  readonly timestamp: number
-  readonly state: string
-  /** A RedisJSON document (else a string). */
-  readonly json: boolean
-}
-
 const META_BYTES = 23
 
-/** ARGV[5..7] of a MUTATE put (see above) for `puts`, in KEYS order. */
-export function putArguments(puts: readonly PutArgument[]): [meta: Buffer, states: string, docs: Buffer] {
-  const { bytes, lengths } = packDocuments(puts.map((p) => p.doc))
-  const meta = Buffer.allocUnsafe(puts.length * META_BYTES)
+/**
+ * ARGV[5..7] of a MUTATE put (see above) for `records`, in KEYS order; `json(i)`: whether record `i`
+ * goes in as a RedisJSON document.
+ */
+export function putArguments(
+  records: readonly ItemRecord[],
+  json: (i: number) => boolean,
+): [meta: Buffer, states: string, docs: Buffer] {
+  const { bytes, lengths } = packDocuments(records)
+  const meta = Buffer.allocUnsafe(records.length * META_BYTES)
   const numbers = new Map<string, number>()
-  for (let i = 0; i < puts.length; i++) {
-    const put = puts[i]!
-    let state = numbers.get(put.state)
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!
+    let state = numbers.get(record.state)
     if (state === undefined) {
       state = numbers.size + 1
-      numbers.set(put.state, state)
+      numbers.set(record.state, state)
     }
     const at = i * META_BYTES
     meta.writeUInt32LE(lengths[i]!, at)
-    meta.writeDoubleLE(put.version, at + 4)
-    meta.writeDoubleLE(put.timestamp, at + 12)
+    meta.writeDoubleLE(record.version, at + 4)
+    meta.writeDoubleLE(record.updatedAt, at + 12)
     meta.writeUInt16LE(state, at + 20)
-    meta[at + 22] = put.json ? 1 : 0
+    meta[at + 22] = json(i) ? 1 : 0
   }
   return [meta, [...numbers.keys()].join('\n'), bytes]
 }

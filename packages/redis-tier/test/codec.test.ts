@@ -2,7 +2,13 @@ import { CorruptDataError, checkState, SyncItem } from '@sync-engine/core'
 import { binaryItem, jsonItem, sameItem, testSeed } from '@sync-engine/testkit'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { decodeDocument, decodeModuleDocument, encodeDocument, fitsJsonModule } from '../src/codec.js'
+import {
+  decodeDocument,
+  decodeModuleDocument,
+  encodeDocument,
+  fitsJsonModule,
+  packDocuments,
+} from '../src/codec.js'
 import { keySlot } from '../src/index.js'
 
 describe('item documents', () => {
@@ -36,6 +42,30 @@ describe('item documents', () => {
       }),
       { seed, numRuns: 300 },
     )
+  })
+
+  it('writes the exact header text, and packs documents back to back with their lengths', () => {
+    const trace = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+    const items = [
+      jsonItem('a', { x: 'ü' }, { version: Number.MAX_SAFE_INTEGER, updatedAt: 0, state: 'é "q" \\' }),
+      SyncItem.fromBytes('b', new Uint8Array([0x7d, 0, 0x22]), { version: 10, updatedAt: 1_700_000_000_123 }),
+      jsonItem('c', [1], {
+        version: 1,
+        updatedAt: 9,
+        batchId: 'b"1',
+        traceParent: trace,
+        homeInstanceId: 'h',
+      }),
+    ]
+    const expected = [
+      `{"version":9007199254740991,"timestamp":0,"state":"é \\"q\\" \\\\","payload_hash":"${items[0]!.contentHash}","payload":{"x":"ü"}}`,
+      `{"version":10,"timestamp":1700000000123,"state":"default","payload_hash":"${items[1]!.contentHash}","content_type":"binary","payload":}\u0000"}`,
+      `{"version":1,"timestamp":9,"state":"default","payload_hash":"${items[2]!.contentHash}","audit":{"batch":"b\\"1","trace":"${trace}","home":"h"},"payload":[1]}`,
+    ].map((text) => Buffer.from(text))
+    for (const [i, item] of items.entries()) expect(encodeDocument(item).equals(expected[i]!)).toBe(true)
+    const { bytes, lengths } = packDocuments(items)
+    expect(bytes.equals(Buffer.concat(expected))).toBe(true)
+    expect(lengths).toEqual(expected.map((e) => e.length))
   })
 
   it('RedisJSON documents: canonical JSON fits the module and comes back byte for byte', () => {
