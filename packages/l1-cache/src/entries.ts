@@ -11,7 +11,7 @@ const INITIAL_CAPACITY = 64
  * entry is a slot, not an object, so the cache's `Map` maps ids to small integers and a cache under
  * steady eviction allocates nothing. A removed entry's slot goes on a free chain (linked through
  * `next`) and the next insert takes it; when no slot is free the arrays double (amortised O(1) per
- * insert). They keep their size until `reset`: about 60 B per slot of the largest number of entries
+ * insert). They keep their size until `reset`: about 56 B per slot of the largest number of entries
  * held at once.
  */
 export class Entries {

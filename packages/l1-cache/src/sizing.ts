@@ -2,10 +2,10 @@ import { type SyncItem, utf8ByteLength } from '@sync-engine/core'
 
 /**
  * Bytes accounted per entry on top of its id and content: the heap an entry costs beyond those
- * bytes (the `SyncItem` and its fields, the `Uint8Array` and its `ArrayBuffer`, the cache's own entry
- * object and its `Map` slot, the 64-char content hash once computed). Measured with
- * `scripts/measure-overhead.ts` on Node 20: 502–520 B without the hash, 582–598 B with it (every
- * item that went through the write path or came from L2/L3 has it); see the README.
+ * bytes (the `SyncItem` and its fields, the `Uint8Array` and its `ArrayBuffer`, the cache's entry
+ * slot and its `Map` entry, the 64-char content hash once computed). Measured with
+ * `scripts/measure-overhead.ts` on Node 20: 463–491 B without the hash, 537–566 B with it (every
+ * item that went through the write path or came from L2/L3 has it), rounded up; see the README.
  */
 export const L1_ENTRY_OVERHEAD_BYTES = 600
 
