@@ -29,7 +29,7 @@ const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(
  * `ChildProcessRunner`). Test files running in parallel take turns through a lock file (in the temp dir),
  * so one build runs at a time and the others find it done. Synchronous; call it in `beforeAll`.
  */
-export function ensureBuilt(packageDir: string, entry = 'index.js', timeoutMs = 120_000): void {
+export function ensureBuilt(packageDir: string, entry = 'index.js', timeoutMs = 300_000): void {
   if (!isStale(packageDir, entry)) return
   const lock = join(tmpdir(), `testkit-build-${createHash('sha1').update(packageDir).digest('hex')}.lock`)
   const deadline = Date.now() + timeoutMs
@@ -47,8 +47,17 @@ export function ensureBuilt(packageDir: string, entry = 'index.js', timeoutMs = 
     }
   }
   try {
-    if (isStale(packageDir, entry))
-      execFileSync('npx', ['--no-install', 'tsup'], { cwd: packageDir, stdio: 'ignore', timeout: timeoutMs })
+    if (isStale(packageDir, entry)) {
+      try {
+        execFileSync('npx', ['--no-install', 'tsup'], { cwd: packageDir, stdio: 'pipe', timeout: timeoutMs })
+      } catch (error) {
+        const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer }
+        const output = `${stdout?.toString() ?? ''}${stderr?.toString() ?? ''}`.trim().split('\n').slice(-20)
+        throw new Error(`tsup failed in ${packageDir}: ${(error as Error).message}\n${output.join('\n')}`, {
+          cause: error,
+        })
+      }
+    }
   } finally {
     rmSync(lock, { force: true })
   }
