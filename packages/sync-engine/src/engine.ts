@@ -395,10 +395,7 @@ export class SyncEngine extends EventEmitter<Events> {
       this.#wal = await phase('wal_init', () => backends.openWal())
       // Whatever a previous run left in the log is backlog: replayed before anything else.
       const leftover = await this.#wal.stats()
-      if (leftover.rows > 0) {
-        this.#tracker.ackedUpTo = (leftover.oldestSeq ?? 1) - 1
-        this.#tracker.backlogUpTo = leftover.newestSeq ?? 0
-      }
+      if (leftover.rows > 0) this.#tracker.leftover(leftover.oldestSeq ?? 1, leftover.newestSeq ?? 0)
       await this.#refreshWalStats()
 
       let root: string | null = null
