@@ -1085,6 +1085,15 @@ export class SyncEngine extends EventEmitter<Events> {
       }
     }
 
+    // The Merkle mirror copies what L3 committed; it runs beside the L2 documents and the change
+    // stream (its latency is hidden), and the batch settles only once it is done. Neither rejects.
+    const mirrored =
+      l3 && !viaWal
+        ? this.#tombstones(deletes).then(() =>
+            this.#mirror([...l3Puts.map((p) => p.id), ...deletes.map((d) => d.id)]),
+          )
+        : undefined
+
     // L2: documents (grouped by TTL), deletes, and the new state of items whose state changed.
     const l2Puts = written.filter((p) => p.options.l2)
     const l2Deleted = new Set<string>()
@@ -1112,11 +1121,6 @@ export class SyncEngine extends EventEmitter<Events> {
       this.#recordBatch('L2', l2Puts, (performance.now() - t2) / 1000, l2Done ? 'success' : 'error')
     }
 
-    if (l3 && !viaWal) {
-      await this.#tombstones(deletes)
-      await this.#mirror([...l3Puts.map((p) => p.id), ...deletes.map((d) => d.id)])
-    }
-
     // Change stream: what was committed.
     const changes: ChangeEntry[] = [
       ...written.filter((p) => !p.replicated).map((p) => this.#change('PUT', p.item)),
@@ -1126,6 +1130,7 @@ export class SyncEngine extends EventEmitter<Events> {
       ...[...stateItems.values()].map((item) => this.#change('PUT', item)),
     ]
     report.cdcEntries += await this.#publish(changes)
+    await mirrored
 
     // Committed: settle first (the entries leave the pipeline), then let L1 evict what it holds. A
     // `ground-truth` write L3 refused is not committed: its submit rejects with the reason.
