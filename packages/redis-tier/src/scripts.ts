@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { ItemRecord } from '@sync-engine/core'
 import { packDocuments } from './codec.js'
+import type { Arg } from './connection.js'
 
 /** A Lua script run with EVALSHA (its SHA-1 computed here), falling back to EVAL on NOSCRIPT. */
 export class LuaScript {
@@ -16,21 +17,16 @@ export class LuaScript {
 
 /**
  * `head(k)`: version, timestamp and state of the item document at `k`, or nil when `k` holds none
- * (absent, garbage, another type). A string is read through `GETRANGE 0 255` only: the header comes
- * first and is at most ~150 bytes, so a large payload is never copied. The common state (no `"` or
- * `\` in it) is matched directly; an escaped one is cut out and decoded with cjson. A RedisJSON
- * document is read through `JSON.GET k version timestamp state`.
+ * (absent, garbage, another type). A string is read through `GETRANGE 0 95`, and `0 255` only when
+ * its header did not fit (a long state): the header comes first and is at most 131 bytes, so a
+ * payload is never copied — and Redis' Lua hashes every byte of every string it makes, so the usual
+ * read is kept short. Numeric arguments are passed as strings (a Lua number is formatted with
+ * sprintf on each call). The common state (no `"` or `\` in it) is matched directly; an escaped one
+ * is cut out and decoded with cjson. A RedisJSON document is read through
+ * `JSON.GET k version timestamp state`.
  */
 const HEAD = `
-local function head(k)
-  local h = redis.pcall('GETRANGE', k, 0, 255)
-  if type(h) == 'table' then
-    if redis.call('TYPE', k)['ok'] ~= 'ReJSON-RL' then return nil end
-    local ok, d = pcall(function() return cjson.decode(redis.call('JSON.GET', k, 'version', 'timestamp', 'state')) end)
-    if not ok or type(d) ~= 'table' or type(d.version) ~= 'number' or type(d.timestamp) ~= 'number'
-      or type(d.state) ~= 'string' then return nil end
-    return d.version, d.timestamp, d.state
-  end
+local function parse(h)
   local v, ts, s = string.match(h, '^{"version":(%d+),"timestamp":(%d+),"state":"([^"\\\\]*)"')
   if v then return tonumber(v), tonumber(ts), s end
   local p
@@ -46,6 +42,19 @@ local function head(k)
   if not ok or type(state) ~= 'string' then return nil end
   return tonumber(v), tonumber(ts), state
 end
+local function head(k)
+  local h = redis.pcall('GETRANGE', k, '0', '95')
+  if type(h) == 'table' then
+    if redis.call('TYPE', k)['ok'] ~= 'ReJSON-RL' then return nil end
+    local ok, d = pcall(function() return cjson.decode(redis.call('JSON.GET', k, 'version', 'timestamp', 'state')) end)
+    if not ok or type(d) ~= 'table' or type(d.version) ~= 'number' or type(d.timestamp) ~= 'number'
+      or type(d.state) ~= 'string' then return nil end
+    return d.version, d.timestamp, d.state
+  end
+  local v, ts, s = parse(h)
+  if v == nil and #h == 96 then return parse(redis.call('GETRANGE', k, '0', '255')) end
+  return v, ts, s
+end
 `
 
 /**
@@ -53,10 +62,10 @@ end
  * 'd' (delete); ARGV[2]: the state-set key prefix, or '' when the caller maintains the state sets
  * itself (Redis Cluster: they live in other slots); ARGV[3]: TTL in seconds (0: none); ARGV[4]: byte
  * length of the item key prefix (key minus prefix = id, the set member). Then, for a put, what
- * `putArguments` packs: ARGV[5] one 23-byte record per key (`struct` '<I4ddHB': document byte
- * length, version, timestamp, state number, kind 0 string / 1 RedisJSON document); ARGV[6] the
- * call's distinct states, one per line; ARGV[7] the documents back to back. So a put costs one
- * struct.unpack per key, and a document is cut out of ARGV[7] only when it is written.
+ * `putArguments` packs: ARGV[5] one 19-byte record per key (`struct` '<ddHB': version, timestamp,
+ * state number, kind 0 string / 1 RedisJSON document); ARGV[6] the call's distinct states, one per
+ * line; ARGV[6 + i] the document of KEYS[i]. So a put costs one struct.unpack per key besides its
+ * document, and no number goes through Lua's number-to-string formatting.
  *
  * A put writes only when the stored (version, timestamp) is not newer; a delete removes the key.
  * Strings without TTL go out in one MSET, and each state set gets one ZREM and one ZADD per call.
@@ -66,8 +75,8 @@ end
 export const MUTATE = new LuaScript(
   'mutate',
   `${HEAD}
-local put, sets, ttl, cut = ARGV[1] == 'p', ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local meta, states, docs, at = ARGV[5], {}, ARGV[7], 1
+local put, sets, ttl, cut = ARGV[1] == 'p', ARGV[2], ARGV[3], tonumber(ARGV[4])
+local expires, meta, states = ttl ~= '0', ARGV[5], {}
 if put then for s in string.gmatch(ARGV[6], '[^\\n]+') do states[#states + 1] = s end end
 local sub, call, record = string.sub, redis.call, struct.unpack
 local status, olds, mset, adds, rems = {}, {}, {}, {}, {}
@@ -82,17 +91,15 @@ for i, k in ipairs(KEYS) do
     if call('UNLINK', k) == 1 then done = '1' end
     if old and sets ~= '' then member(rems, old, k) end
   else
-    local len, nv, nts, s, kind = record('<I4ddHB', meta, i * 23 - 22)
-    local from = at
-    at = at + len
+    local nv, nts, s, kind = record('<ddHB', meta, i * 19 - 18)
     if v == nil or nv > v or (nv == v and nts >= ts) then
       done = '1'
-      local doc, state = sub(docs, from, at - 1), states[s]
+      local doc, state = ARGV[6 + i], states[s]
       if kind == 1 then
         if call('TYPE', k)['ok'] ~= 'ReJSON-RL' then call('UNLINK', k) end
         call('JSON.SET', k, '$', doc)
-        if ttl > 0 then call('EXPIRE', k, ttl) else call('PERSIST', k) end
-      elseif ttl > 0 then
+        if expires then call('EXPIRE', k, ttl) else call('PERSIST', k) end
+      elseif expires then
         call('SET', k, doc, 'EX', ttl)
       else
         mset[#mset + 1] = k
@@ -112,7 +119,7 @@ for state, ids in pairs(rems) do call('ZREM', sets .. state, unpack(ids)) end
 for state, ids in pairs(adds) do
   local args = {}
   for j, id in ipairs(ids) do
-    args[2 * j - 1] = 0
+    args[2 * j - 1] = '0'
     args[2 * j] = id
   end
   call('ZADD', sets .. state, unpack(args))
@@ -123,19 +130,18 @@ return olds
 `,
 )
 
-const META_BYTES = 23
+const META_BYTES = 19
 
 /**
- * ARGV[5..7] of a MUTATE put (see above) for `records`, in KEYS order; `json(i)`: whether record `i`
+ * ARGV[5…] of a MUTATE put (see above) for `records`, in KEYS order; `json(i)`: whether record `i`
  * goes in as a RedisJSON document.
  */
-export function putArguments(
-  records: readonly ItemRecord[],
-  json: (i: number) => boolean,
-): [meta: Buffer, states: string, docs: Buffer] {
+export function putArguments(records: readonly ItemRecord[], json: (i: number) => boolean): Arg[] {
   const { bytes, lengths } = packDocuments(records)
   const meta = Buffer.allocUnsafe(records.length * META_BYTES)
   const numbers = new Map<string, number>()
+  const args: Arg[] = [meta, '']
+  let from = 0
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!
     let state = numbers.get(record.state)
@@ -144,13 +150,15 @@ export function putArguments(
       numbers.set(record.state, state)
     }
     const at = i * META_BYTES
-    meta.writeUInt32LE(lengths[i]!, at)
-    meta.writeDoubleLE(record.version, at + 4)
-    meta.writeDoubleLE(record.updatedAt, at + 12)
-    meta.writeUInt16LE(state, at + 20)
-    meta[at + 22] = json(i) ? 1 : 0
+    meta.writeDoubleLE(record.version, at)
+    meta.writeDoubleLE(record.updatedAt, at + 8)
+    meta.writeUInt16LE(state, at + 16)
+    meta[at + 18] = json(i) ? 1 : 0
+    args.push(bytes.subarray(from, from + lengths[i]!))
+    from += lengths[i]!
   }
-  return [meta, [...numbers.keys()].join('\n'), bytes]
+  args[1] = [...numbers.keys()].join('\n')
+  return args
 }
 
 /**

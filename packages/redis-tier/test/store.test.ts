@@ -215,6 +215,23 @@ describe('guarded writes', () => {
     expect(await store.byState('big')).toEqual(items.map((item) => item.id))
   })
 
+  it('guards an item whose header is longer than the first 96 bytes it reads (long escaped state)', async () => {
+    const state = '"\\'.repeat(8) // 16 bytes, 32 once escaped: a 101-byte header with these numbers
+    const big = { version: 9_007_199_254_740_990, updatedAt: 9_007_199_254_740_990, state }
+    await store.putBatch([jsonItem('long', { v: 1 }, big)])
+    expect((await admin.getrange(key('long'), 0, 255)).indexOf(',"payload_hash"')).toBeGreaterThan(96)
+    const [older] = await store.putBatch([
+      jsonItem('long', { v: 2 }, { ...big, updatedAt: big.updatedAt - 1 }),
+    ])
+    expect(older?.status).toBe('stale')
+    const [newer] = await store.putBatch([
+      jsonItem('long', { v: 3 }, { ...big, version: big.version + 1, state: 's' }),
+    ])
+    expect(newer?.status).toBe('written')
+    expect(await store.byState(state)).toEqual([]) // the old state was read from the long header
+    expect(await store.byState('s')).toEqual(['long'])
+  })
+
   it('overwrites a corrupt or foreign value (a write repairs it)', async () => {
     await admin.set(key('bad'), 'garbage')
     await admin.rpush(key('list'), 'x')
