@@ -7,6 +7,7 @@ import {
   MAX_PAYLOAD_BYTES,
   PayloadTooLargeError,
   SyncItem,
+  sha256Hex,
   validateState,
 } from '@sync-engine/core'
 
@@ -16,20 +17,24 @@ import {
  *
  * | bytes | field |
  * |---|---|
- * | 1 | format (1) |
+ * | 1 | format (2) |
  * | 1 | flags: 1 = JSON content, 2 = traceParent, 4 = homeInstanceId, 8 = batchId present |
  * | 8 | version (float64, a safe integer) |
  * | 8 | updatedAt (float64, a safe integer) |
- * | 32 | contentHash (raw SHA-256) |
  * | 2 + n | state (u16 length + UTF-8) |
  * | (2 + n) × k | traceParent, homeInstanceId, batchId when their flag is set |
  * | 4 + n | content (u32 length + the bytes verbatim) |
  * | 4 | CRC-32 of everything before it |
  *
+ * The content hash is not stored: it is the SHA-256 of the content (SPEC §6), computed again when a
+ * row is decoded. Format 1 held it as 32 raw bytes after updatedAt; its rows still decode.
+ *
  * The checksum makes any damaged byte (content or metadata) a `CorruptDataError` at decode instead
  * of a silently different record.
  */
-export const ROW_FORMAT = 1
+export const ROW_FORMAT = 2
+/** The first format: the same fields with the raw content hash between updatedAt and the state. */
+const ROW_FORMAT_WITH_HASH = 1
 
 const FLAG_JSON = 1
 const FLAG_TRACE_PARENT = 2
@@ -37,8 +42,10 @@ const FLAG_HOME_INSTANCE_ID = 4
 const FLAG_BATCH_ID = 8
 const OPTIONAL_FIELDS = ['traceParent', 'homeInstanceId', 'batchId'] as const
 const KNOWN_FLAGS = 15
+const STRINGS_AT = 18
+/** Where format 1 kept the hash, and its strings after it. */
 const HASH_AT = 18
-const STRINGS_AT = 50
+const STRINGS_AFTER_HASH_AT = 50
 const MAX_STRING_BYTES = 0xffff
 
 // Slice-by-4 tables: CRC_TABLES[k][b] is the CRC of byte b followed by k zero bytes.
@@ -120,17 +127,19 @@ function checkPlainRecord(record: ItemRecord, where: string): void {
   if (typeof contentHash !== 'string' || !SHA256_HEX.test(contentHash)) {
     invalid(where, 'contentHash', 'must be 64 lower-case hex digits (SHA-256)')
   }
+  // Not stored but computed from the content when read: a record must not come back different.
+  if (contentHash !== sha256Hex(content)) invalid(where, 'contentHash', 'is not the SHA-256 of the content')
   validateState(record.state)
 }
 
-/** Framing of every row: format, flags, version, updatedAt, hash, three lengths and the CRC. */
+/** Framing of every row: format, flags, version, updatedAt, three lengths and the CRC. */
 const FRAMING = STRINGS_AT + 2 + 4 + 4
 
 /**
  * Validates `record` and returns the length of its row; `writeRow` then writes it. `where` names
  * the record in error messages (`entries[3].row`); every problem is an `InvalidArgumentError` (or
- * core's state/size error). A `SyncItem` is valid by construction (its hash is always 64 lower-case
- * hex digits), so only its free-form strings are checked.
+ * core's state/size error). A `SyncItem` is valid by construction, so only its free-form strings are
+ * checked; a plain record's hash must be the SHA-256 of its content.
  */
 export function rowLength(record: ItemRecord, where: string): number {
   if (!(record instanceof SyncItem)) checkPlainRecord(record, where)
@@ -156,7 +165,6 @@ export function writeRow(record: ItemRecord, buf: Buffer, at: number): number {
     (batchId === undefined ? 0 : FLAG_BATCH_ID)
   buf.writeDoubleLE(record.version, at + 2)
   buf.writeDoubleLE(record.updatedAt, at + 10)
-  buf.write(record.contentHash, at + HASH_AT, 32, 'hex')
   let end = writeString(buf, at + STRINGS_AT, record.state)
   if (traceParent !== undefined) end = writeString(buf, end, traceParent)
   if (homeInstanceId !== undefined) end = writeString(buf, end, homeInstanceId)
@@ -226,8 +234,12 @@ class Reader {
 export function decodeRow(row: Uint8Array, id: string, location: string): ItemRecord {
   const buf = Buffer.isBuffer(row) ? row : Buffer.from(row.buffer, row.byteOffset, row.byteLength)
   try {
-    if (buf.length < STRINGS_AT + 10) throw new RangeError(`row is only ${buf.length} bytes`)
-    if (buf[0] !== ROW_FORMAT) throw new RangeError(`unknown row format ${buf[0]}`)
+    const format = buf[0]
+    if (format !== ROW_FORMAT && format !== ROW_FORMAT_WITH_HASH) {
+      throw new RangeError(buf.length === 0 ? 'row is empty' : `unknown row format ${format}`)
+    }
+    const stringsAt = format === ROW_FORMAT ? STRINGS_AT : STRINGS_AFTER_HASH_AT
+    if (buf.length < stringsAt + 10) throw new RangeError(`row is only ${buf.length} bytes`)
     const end = buf.length - 4
     const stored = buf.readUInt32LE(end)
     const actual = crc32(buf, 0, end)
@@ -239,7 +251,7 @@ export function decodeRow(row: Uint8Array, id: string, location: string): ItemRe
     if (!Number.isSafeInteger(version) || !Number.isSafeInteger(updatedAt)) {
       throw new RangeError('version or updatedAt is not an integer')
     }
-    const r = new Reader(buf, STRINGS_AT, end)
+    const r = new Reader(buf, stringsAt, end)
     const state = r.string()
     const optional = (flag: number) => (flags & flag ? r.string() : undefined)
     const traceParent = optional(FLAG_TRACE_PARENT)
@@ -248,13 +260,15 @@ export function decodeRow(row: Uint8Array, id: string, location: string): ItemRe
     const length = buf.readUInt32LE(r.take(4))
     const start = r.take(length)
     if (r.at !== end) throw new RangeError(`${end - r.at} unexpected bytes after the content`)
+    const content = new Uint8Array(buf.buffer, buf.byteOffset + start, length)
     return {
       id,
       version,
       updatedAt,
       contentType: flags & FLAG_JSON ? 'json' : 'binary',
-      content: new Uint8Array(buf.buffer, buf.byteOffset + start, length),
-      contentHash: buf.toString('hex', HASH_AT, HASH_AT + 32),
+      content,
+      contentHash:
+        format === ROW_FORMAT ? sha256Hex(content) : buf.toString('hex', HASH_AT, STRINGS_AFTER_HASH_AT),
       state,
       traceParent,
       homeInstanceId,

@@ -26,8 +26,13 @@ import {
   type WalSyncMode,
 } from './options.js'
 
-/** `PRAGMA user_version` of the files this code writes; a newer file is refused. */
-export const WAL_SCHEMA_VERSION = 1
+/**
+ * `PRAGMA user_version` of the files this code writes; a newer file is refused. Version 2 writes
+ * rows without the content hash (row format 2); a version-1 file is upgraded in place at open (its
+ * tables are the same and its format-1 rows still decode), so an older library refuses it afterwards
+ * instead of reading rows it cannot decode.
+ */
+export const WAL_SCHEMA_VERSION = 2
 
 const OWN_TABLES = new Set(['wal_queue', 'filter_snapshots', 'sqlite_sequence'])
 
@@ -186,6 +191,7 @@ function openWritable(o: ResolvedWalOptions): Db {
       const version = conn.pragma('user_version', { simple: true }) as number
       if (version > WAL_SCHEMA_VERSION) throw new SchemaMismatchError(version, WAL_SCHEMA_VERSION, o.path)
       if (version === 0) conn.exec(SCHEMA)
+      else if (version < WAL_SCHEMA_VERSION) conn.pragma(`user_version = ${WAL_SCHEMA_VERSION}`)
     })
     schema.immediate(db)
     return db

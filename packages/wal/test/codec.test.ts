@@ -15,6 +15,10 @@ import { thrown } from './helpers.js'
 
 const seed = Number(process.env.SYNC_ENGINE_TEST_SEED ?? 7_301)
 
+const FORMAT_1_ROW =
+  '01090000000000001c4000008056febc784234a611bfa47bfa6c1e187e106f03ef74269d04885af573092024a3b09be8966c' +
+  '050064726166740300622d31160000007b226e223a312c226e616d65223a22c39c6ec3af227d7adae930'
+
 function randomRecord(rand: () => number, i: number): ItemRecord {
   const pick = <T>(values: T[]) => values[Math.floor(rand() * values.length)]!
   const options = {
@@ -58,11 +62,24 @@ describe('row codec', () => {
     }
   })
 
-  it('is compact: 60 bytes of framing plus the state, optional strings and content', () => {
+  it('is compact: 28 bytes of framing plus the state, optional strings and content (no hash)', () => {
     const item = SyncItem.fromBytes('compact', new Uint8Array(200), { state: 'default' })
-    expect(encodeRow(item, 'row').length).toBe(60 + 'default'.length + 200)
+    expect(encodeRow(item, 'row').length).toBe(28 + 'default'.length + 200)
     const traced = item.with({ batchId: 'b1' })
-    expect(encodeRow(traced, 'row').length).toBe(60 + 7 + 200 + 2 + 2)
+    expect(encodeRow(traced, 'row').length).toBe(28 + 7 + 200 + 2 + 2)
+  })
+
+  it('still decodes rows of format 1, which stored the content hash', () => {
+    // Written by encodeRow of format 1 for this item.
+    const item = SyncItem.fromJson(
+      'legacy.item',
+      { name: 'Ünï', n: 1 },
+      { version: 7, updatedAt: 1_700_000_000_000, state: 'draft', batchId: 'b-1' },
+    )
+    const row = Buffer.from(FORMAT_1_ROW, 'hex')
+    expect(fields(decodeRow(row, item.id, 'test'))).toEqual(fields(item))
+    row[30]! ^= 1 // a damaged hash byte is caught by the checksum like any other
+    expect(() => decodeRow(row, item.id, 'test')).toThrow(CorruptDataError)
   })
 
   it('reports every damaged byte and every truncation as CorruptDataError at the given location', () => {
@@ -116,6 +133,7 @@ describe('row codec', () => {
       [{ content: [1, 2] }, 'row.content'],
       [{ contentHash: good.contentHash.toUpperCase() }, 'row.contentHash'],
       [{ contentHash: 'abc' }, 'row.contentHash'],
+      [{ contentHash: 'f'.repeat(64) }, 'row.contentHash'], // well-formed, but not the content's
       [{ traceParent: 42 }, 'row.traceParent'],
       [{ homeInstanceId: '\ud800' }, 'row.homeInstanceId'],
       [{ batchId: 'b'.repeat(70_000) }, 'row.batchId'],

@@ -18,15 +18,27 @@ import {
   ManualClock,
   SchemaMismatchError,
   SyncItem,
+  sha256Hex,
   type WalEntry,
   WalFullError,
   type WalRecord,
 } from '@sync-engine/core'
 import Database from 'better-sqlite3'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { resolveWalOptions, SqliteWal, type SqliteWalOptions, WAL_DEFAULTS } from '../src/index.js'
+import {
+  resolveWalOptions,
+  SqliteWal,
+  type SqliteWalOptions,
+  WAL_DEFAULTS,
+  WAL_SCHEMA_VERSION,
+} from '../src/index.js'
 import { prng } from './fixtures/records.mjs'
 import { thrown } from './helpers.js'
+
+/** A row of format 1 (version 7, updatedAt 1.7e12, state 'draft', batchId 'b-1', JSON content). */
+const FORMAT_1_ROW =
+  '01090000000000001c4000008056febc784234a611bfa47bfa6c1e187e106f03ef74269d04885af573092024a3b09be8966c' +
+  '050064726166740300622d31160000007b226e223a312c226e616d65223a22c39c6ec3af227d7adae930'
 
 const root = mkdtempSync(join(tmpdir(), 'wal-test-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -124,7 +136,7 @@ describe('options', () => {
       journalMode: 'wal',
       synchronous: 'full',
       lockingMode: 'exclusive',
-      schemaVersion: 1,
+      schemaVersion: WAL_SCHEMA_VERSION,
     })
     expect(walAt(join(dir, 'normal.db'), { sync: 'normal' }).diagnostics().synchronous).toBe('normal')
   })
@@ -267,14 +279,44 @@ describe('damaged files', () => {
     expect((await reopened.peek(10)).map((r) => [r.seq, r.id])).toEqual([[last!.seq, 'item.2']])
   })
 
+  it('upgrades a version-1 file in place: its rows (row format 1) still read, new ones are format 2', async () => {
+    const path = join(dir, 'v1.db')
+    new SqliteWal({ path }).closeSync()
+    // A version-1 file: the same tables, rows that carry their content hash.
+    const db = new Database(path)
+    db.pragma('user_version = 1')
+    const legacy = Buffer.from(FORMAT_1_ROW, 'hex')
+    db.prepare(
+      "INSERT INTO wal_queue (id, op, row, bytes, enqueued_at) VALUES ('legacy.item', 'put', ?, ?, 5)",
+    ).run(legacy, 'legacy.item'.length + legacy.length)
+    db.close()
+
+    const wal = walAt(path)
+    expect(wal.diagnostics().schemaVersion).toBe(WAL_SCHEMA_VERSION)
+    wal.appendSync([put('new.item')])
+    const [old, added] = wal.peekSync(10)
+    expect(old!.row).toMatchObject({ id: 'legacy.item', version: 7, state: 'draft', batchId: 'b-1' })
+    expect(old!.row!.contentHash).toBe(sha256Hex(old!.row!.content))
+    expect(added!.row!.contentHash).toBe(sha256Hex(added!.row!.content))
+    expect(wal.statsSync().rows).toBe(2)
+    wal.closeSync()
+    const check = new Database(path, { readonly: true })
+    expect(check.pragma('user_version', { simple: true })).toBe(WAL_SCHEMA_VERSION)
+    expect(check.prepare('SELECT row FROM wal_queue ORDER BY seq').pluck().all()).toMatchObject([
+      legacy,
+      expect.objectContaining({ 0: 2 }), // row format 2
+    ])
+    check.close()
+  })
+
   it('refuses a file of a newer schema with SchemaMismatchError, and a foreign database', () => {
     const newer = join(dir, 'newer.db')
     new SqliteWal({ path: newer }).closeSync()
     const db = new Database(newer)
-    db.pragma('user_version = 2')
+    db.pragma(`user_version = ${WAL_SCHEMA_VERSION + 1}`)
     db.close()
     const error = expectRefused(newer, SchemaMismatchError) as SchemaMismatchError
-    expect([error.found, error.supported]).toEqual([2, 1])
+    expect([error.found, error.supported]).toEqual([WAL_SCHEMA_VERSION + 1, WAL_SCHEMA_VERSION])
     expect(error.message).toContain(newer)
 
     const foreign = join(dir, 'foreign.db')
