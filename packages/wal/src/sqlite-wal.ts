@@ -77,17 +77,13 @@ export interface WalDiagnostics {
   readonly freeBytes: number
 }
 
-/**
- * A group of entries validated and encoded for its INSERTs: the rows of its puts back to back in one
- * buffer (one allocation per group, not per row).
- */
-interface EncodedGroup {
+/** A group of entries validated and measured: where each row goes in the group's buffer, and its bytes. */
+interface MeasuredGroup {
   readonly entries: readonly WalEntry[]
-  /** Where entry i's row ends in `rows` (it starts where the previous entry's ends; deletes have none). */
+  /** Where entry i's row ends in the buffer (it starts where the previous entry's ends; deletes have none). */
   readonly ends: Float64Array
   /** The `bytes` of entry i: its id's UTF-8 bytes plus its row. */
   readonly sizes: Float64Array
-  readonly rows: Buffer
   /** Sum of `sizes`. */
   readonly bytes: number
 }
@@ -238,8 +234,8 @@ function prepare(db: Db) {
      * One transaction for the whole group; returns the seq of its last row. The file has one
      * writer (the exclusive lock), so AUTOINCREMENT gives the group consecutive seqs.
      */
-    insertAll: db.transaction((group: EncodedGroup, enqueuedAt: number): number => {
-      const { entries, ends, sizes, rows } = group
+    insertAll: db.transaction((group: MeasuredGroup, rows: Buffer, enqueuedAt: number): number => {
+      const { entries, ends, sizes } = group
       const at = { at: enqueuedAt }
       let lastSeq = 0
       let start = 0
@@ -322,8 +318,8 @@ function measureEntry(entry: WalEntry, index: number): number {
   throw new InvalidArgumentError(`${where}.op`, `${where}.op must be 'put' or 'delete', got '${String(op)}'`)
 }
 
-/** Validates every entry (the first invalid one throws) and encodes the rows of the puts into one buffer. */
-function encodeGroup(entries: readonly WalEntry[]): EncodedGroup {
+/** Validates every entry (the first invalid one throws) and measures the group. */
+function measureGroup(entries: readonly WalEntry[]): MeasuredGroup {
   const ends = new Float64Array(entries.length)
   const sizes = new Float64Array(entries.length)
   let end = 0
@@ -336,7 +332,12 @@ function encodeGroup(entries: readonly WalEntry[]): EncodedGroup {
     sizes[i] = Buffer.byteLength(entry.id) + length
     bytes += sizes[i]!
   }
-  const rows = Buffer.allocUnsafe(end)
+  return { entries, ends, sizes, bytes }
+}
+
+/** The rows of a group's puts back to back in one buffer (one allocation per group, not per row). */
+function writeGroup({ entries, ends }: MeasuredGroup): Buffer {
+  const rows = Buffer.allocUnsafe(ends[entries.length - 1] ?? 0)
   let at = 0
   for (let i = 0; i < entries.length; i++) {
     const { row } = entries[i]!
@@ -346,7 +347,7 @@ function encodeGroup(entries: readonly WalEntry[]): EncodedGroup {
       throw new InvalidArgumentError(`entries[${i}].row`, `entries[${i}].row changed while it was appended`)
     }
   }
-  return { entries, ends, sizes, rows, bytes }
+  return rows
 }
 
 function checkCount(name: string, value: unknown): number {
@@ -438,14 +439,15 @@ export class SqliteWal implements WriteAheadLog {
     if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', 'entries must be an array')
     return this.#use('append', () => {
       if (entries.length === 0) return []
-      const group = encodeGroup(entries)
+      const group = measureGroup(entries)
       const bytes = this.#bytes + group.bytes
       const rows = this.#rows + entries.length
       if (rows > this.maxRows || bytes > this.maxBytes) {
         throw new WalFullError(rows, bytes, this.maxRows, this.maxBytes)
       }
+      const encoded = writeGroup(group)
       const enqueuedAt = this.#clock.now()
-      this.#newestSeq = this.#sql.insertAll(group, enqueuedAt)
+      this.#newestSeq = this.#sql.insertAll(group, encoded, enqueuedAt)
       const firstSeq = this.#newestSeq - entries.length + 1
       this.#rows = rows
       this.#bytes = bytes
