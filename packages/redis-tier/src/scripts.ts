@@ -28,7 +28,7 @@ export class LuaScript {
 const HEAD = `
 local function parse(h)
   local v, ts, s = string.match(h, '^{"version":(%d+),"timestamp":(%d+),"state":"([^"\\\\]*)"')
-  if v then return tonumber(v), tonumber(ts), s end
+  if v then return v + 0, ts + 0, s end
   local p
   v, ts, p = string.match(h, '^{"version":(%d+),"timestamp":(%d+),"state":()"')
   if not p then return nil end
@@ -40,7 +40,7 @@ local function parse(h)
   end
   local ok, state = pcall(cjson.decode, string.sub(h, p, i))
   if not ok or type(state) ~= 'string' then return nil end
-  return tonumber(v), tonumber(ts), state
+  return v + 0, ts + 0, state
 end
 local function head(k)
   local h = redis.pcall('GETRANGE', k, '0', '95')
