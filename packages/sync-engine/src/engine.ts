@@ -316,6 +316,12 @@ export class SyncEngine extends EventEmitter<Events> {
    * commits its L1 copy is dropped, not kept (L3 may hold the other process's value).
    */
   readonly #changedWhilePending = new Set<string>()
+  /**
+   * Ids another process deleted → when this engine learned it. For twice `cdc.maxStalenessMs` reads
+   * do not cache them: a put of another engine's that raced the delete may still be in L2 until that
+   * engine sees the delete and removes it.
+   */
+  readonly #recentlyDeleted = new Map<string, number>()
   #startPromise: Promise<StartReport> | undefined
   #shutdownPromise: Promise<ShutdownReport> | undefined
   #flushedTotal = 0
@@ -1143,6 +1149,9 @@ export class SyncEngine extends EventEmitter<Events> {
     for (const d of deletes)
       this.#settle(d, d.knownToExist || done.deleted.has(d.id) || (!l3 && l2Deleted.has(d.id)))
     const foreign = this.#changedWhilePending
+    // Changed by another process while this flush wrote them: the L2 write may have landed after theirs.
+    const resync =
+      foreign.size && l3 && !viaWal ? entries.filter((e) => foreign.has(e.id)).map((e) => e.id) : []
     for (const [, list] of states) {
       for (const s of list) {
         const result = done.states.get(s) ?? false
@@ -1164,6 +1173,32 @@ export class SyncEngine extends EventEmitter<Events> {
       else this.#l1.unpin(p.id)
     }
     if (foreign.size) for (const e of entries) if (!this.#queue.latest.has(e.id)) foreign.delete(e.id)
+    if (resync.length)
+      await this.#resyncL2(resync, new Map(l2Puts.filter((p) => !p.options.l3).map((p) => [p.id, p.item])))
+  }
+
+  /**
+   * Re-reads ids from L3 into L2 (or removes them from L2): another process changed them while this
+   * engine's writes of them were in flight, and across processes L2 writes may land in another order
+   * than L3 commits (a delete there, then this engine's put here, would leave the deleted item in L2).
+   * `cacheOnly`: items of this flush that live in L2 only. A failed L3 read leaves L2 as it is.
+   */
+  async #resyncL2(ids: string[], cacheOnly: Map<string, SyncItem>): Promise<void> {
+    const stored = await this.#l3
+      ?.getMany(ids)
+      .then((r) => r.items)
+      .catch(() => undefined)
+    if (!stored) return
+    await this.#toL2(
+      'coherence_resync',
+      () => ids.map((id): [string, undefined] => [id, undefined]),
+      async (l2) => {
+        const found = ids.flatMap((id) => stored.get(id) ?? cacheOnly.get(id) ?? [])
+        if (found.length) await l2.putBatch(found)
+        const gone = ids.filter((id) => !stored.has(id) && !cacheOnly.has(id))
+        if (gone.length) await l2.deleteBatch(gone)
+      },
+    )
   }
 
   /** The direct L3 writes of a flush; `done` collects what committed, also when a later call throws. */
@@ -1957,6 +1992,8 @@ export class SyncEngine extends EventEmitter<Events> {
   #promote(item: SyncItem, startEpoch: number): boolean {
     if (this.#queue.latest.has(item.id) || startEpoch < this.#epochFloor) return false
     if ((this.#writtenAt.get(item.id) ?? -1) > startEpoch) return false
+    const deletedAt = this.#recentlyDeleted.get(item.id)
+    if (deletedAt !== undefined && Date.now() - deletedAt < 2 * this.config.cdc.maxStalenessMs) return false
     if (this.#state === 'Ready') this.#l1.set(item)
     return true
   }
@@ -2247,16 +2284,39 @@ export class SyncEngine extends EventEmitter<Events> {
 
   #applyChanges(changes: readonly ReceivedChange[]): void {
     const written: string[] = []
+    const deleted: string[] = []
     let invalidated = 0
+    const now = Date.now()
+    for (const [id, at] of this.#recentlyDeleted) {
+      if (now - at < 2 * this.config.cdc.maxStalenessMs) break
+      this.#recentlyDeleted.delete(id)
+    }
     for (const change of changes) {
       if (change.meta.origin === this.config.instanceId) continue
       const id = change.key
       // A slow read that started before this change must not promote the old value.
       this.#writtenAt.set(id, ++this.#epoch)
       if (this.#queue.latest.has(id)) this.#changedWhilePending.add(id)
-      else if (this.#l1.delete(id)) invalidated++
+      else {
+        if (this.#l1.delete(id)) invalidated++
+        if (change.op === 'DEL') deleted.push(id)
+      }
+      if (change.op === 'DEL') {
+        this.#recentlyDeleted.delete(id) // re-inserted last: the map stays in time order
+        this.#recentlyDeleted.set(id, now)
+      }
       if (change.op === 'PUT') written.push(id)
     }
+    // A put of this engine's may have reached L2 after that delete did (L2 writes are not ordered
+    // across processes like L3 commits): delete again. Harmless otherwise: L2 is a cache.
+    if (deleted.length)
+      void this.#toL2(
+        'coherence_delete',
+        () => deleted.map((id): [string, undefined] => [id, undefined]),
+        async (l2) => {
+          await l2.deleteBatch(deleted)
+        },
+      )
     if (written.length) this.#filter.foreign(written)
     if (invalidated)
       this.metrics.count(

@@ -84,4 +84,27 @@ describe('coherence races', () => {
     await flushing
     expect((await b.get('race.doc'))?.json()).toEqual({ by: 'a' })
   })
+
+  for (const late of [false, true]) {
+    it(`another process's delete landing between this engine's L3 commit and its L2 write leaves nothing in L2 (the delete seen ${late ? 'after the write settled' : 'while it was in flight'})`, async () => {
+      const gated = heldAfterCommit()
+      const a = engine({ instanceId: `race-del-a-${late}`, sql: gated.store })
+      const b = engine({ instanceId: `race-del-b-${late}` })
+      const c = engine({ instanceId: `race-del-c-${late}` })
+      await a.start()
+      await b.start()
+      await c.start()
+      const id = `race.gone.${late}`
+      if (late) a.pauseCoherence() // a reads b's delete only after its own write settled
+      gated.arm()
+      await a.submit(SyncItem.fromJson(id, { by: 'a' }))
+      const flushing = a.flush()
+      await gated.held // in L3; a's L2 write not made yet
+      expect(await b.delete(id)).toBe(true)
+      gated.release()
+      await flushing
+      a.resumeCoherence()
+      await eventually(async () => (await c.get(id)) === null && (await a.get(id)) === null, 3000)
+    })
+  }
 })
