@@ -82,6 +82,28 @@ export class ChildTable implements ReadonlyMap<string, string> {
     return i < 0 ? undefined : this.#node(i, path)
   }
 
+  /** Index of the child at `segment` (valid until the next change of the child set), or -1. */
+  indexOf(segment: string): number {
+    return this.#find(segment)
+  }
+
+  /** The child at index `i` (from `indexOf`) as a node at `path`. */
+  nodeAt(i: number, path: string): MerkleNode {
+    return this.#node(i, path)
+  }
+
+  /**
+   * Sets the hash, leaf flag and count of the existing child at index `i` (from `indexOf`); returns
+   * false, changing nothing, while additions or removals are staged (indexes may move then).
+   */
+  patch(i: number, child: StagedChild): boolean {
+    if (this.#stagedSegments.length > 0) return false
+    writeHash(this.#preimage, child.hash, this.#hashAt[i]!)
+    this.#leaf[i] = child.leaf ? 1 : 0
+    this.#count[i] = child.count
+    return true
+  }
+
   /** Every child as a node, its path made by `pathOf(segment)`. */
   *nodes(pathOf: (segment: string) => string): Generator<MerkleNode> {
     this.#merge()
@@ -95,12 +117,7 @@ export class ChildTable implements ReadonlyMap<string, string> {
    */
   put(segment: string, child: StagedChild): boolean {
     const i = this.#stagedSegments.length === 0 ? this.#find(segment) : -1
-    if (i >= 0) {
-      writeHash(this.#preimage, child.hash, this.#hashAt[i]!)
-      this.#leaf[i] = child.leaf ? 1 : 0
-      this.#count[i] = child.count
-      return false
-    }
+    if (i >= 0 && this.patch(i, child)) return false
     this.#stage(segment, child)
     return true
   }

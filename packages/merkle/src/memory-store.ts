@@ -23,6 +23,12 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
   #root: MerkleNode | undefined
   /** Parent path → its children. */
   readonly #tables = new Map<string, ChildTable>()
+  /**
+   * Where the last `getNodesSync` found each node (its parent's table and index): the Merkle
+   * algorithm writes the nodes it read, so `writeNodesSync` patches them without a second lookup.
+   * Any write empties it (indexes may move).
+   */
+  #located = new Map<string, { readonly table: ChildTable; readonly index: number }>()
 
   /** Number of nodes stored (0 for an empty tree). */
   get size(): number {
@@ -40,14 +46,25 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
   clear(): void {
     this.#root = undefined
     this.#tables.clear()
+    this.#located = new Map()
   }
 
   getNodesSync(paths: readonly string[]): Map<string, MerkleNode> {
     const out = new Map<string, MerkleNode>()
+    const located = new Map<string, { readonly table: ChildTable; readonly index: number }>()
     for (const path of paths) {
-      const node = this.#node(path)
-      if (node) out.set(path, node)
+      if (path === ROOT_PATH) {
+        if (this.#root) out.set(path, this.#root)
+        continue
+      }
+      const dot = path.lastIndexOf('.')
+      const table = this.#tables.get(dot < 0 ? ROOT_PATH : path.slice(0, dot))
+      const index = table ? table.indexOf(path.slice(dot + 1)) : -1
+      if (index < 0) continue
+      out.set(path, table!.nodeAt(index, path))
+      located.set(path, { table: table!, index })
     }
+    this.#located = located
     return out
   }
 
@@ -66,6 +83,8 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
         )
       }
     }
+    const located = this.#located
+    this.#located = new Map()
     const touched = new Set<ChildTable>()
     const shrunk = new Map<string, ChildTable>()
     for (const path of changes.delete) {
@@ -87,6 +106,8 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
         this.#root = { path, hash: node.hash, leaf: node.leaf, count: node.count }
         continue
       }
+      const at = located.get(path)
+      if (at?.table.patch(at.index, node)) continue
       const dot = path.lastIndexOf('.')
       const parent = dot < 0 ? ROOT_PATH : path.slice(0, dot)
       let table = this.#tables.get(parent)
@@ -112,11 +133,5 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
 
   async writeNodes(changes: MerkleNodeChanges): Promise<void> {
     this.writeNodesSync(changes)
-  }
-
-  #node(path: string): MerkleNode | undefined {
-    if (path === ROOT_PATH) return this.#root
-    const dot = path.lastIndexOf('.')
-    return this.#tables.get(dot < 0 ? ROOT_PATH : path.slice(0, dot))?.node(path.slice(dot + 1), path)
   }
 }
