@@ -42,11 +42,133 @@ function refuse(path: Path, what: string): never {
  * refuses with `InvalidJsonError` naming the path: `undefined` at the top or in an array, functions,
  * symbols, BigInt, NaN and ±Infinity, cycles, and objects that are not
  * plain (Map, Set, class instances without `toJSON`), which would otherwise become `{}`.
+ *
+ * Plain data (plain objects, arrays, strings, finite numbers, booleans, null) takes a fast path: its
+ * objects are re-made with their keys in canonical order where they are not already, and
+ * `JSON.stringify` writes the result. Anything else, including every value it refuses, goes through
+ * the general writer below, which is also what names the path of a refusal.
  */
 export function canonicalJson(value: unknown): string {
+  const plain = plainCanonical(value, 0)
+  if (plain !== GENERAL) return JSON.stringify(plain)
   const out = { text: '' }
   write(value, [], out, [], false)
   return out.text
+}
+
+/** What the fast path returns for a value it leaves to the general writer. */
+const GENERAL: unique symbol = Symbol('general')
+
+/** Nesting the fast path follows before leaving a value to the general writer, which finds cycles. */
+const MAX_FAST_DEPTH = 64
+
+/**
+ * `value` with every object's keys in canonical order — the value itself where nothing had to move,
+ * a copy of the objects and arrays on the way to what did — or `GENERAL` when it is not plain data.
+ */
+function plainCanonical(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value
+    case 'number':
+      return Number.isFinite(value) ? value : GENERAL
+    case 'object':
+      if (value === null) return value
+      if (depth === MAX_FAST_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+        return GENERAL
+      }
+      return Array.isArray(value) ? plainArray(value, depth) : plainObject(value, depth)
+  }
+  return GENERAL
+}
+
+function plainArray(array: readonly unknown[], depth: number): unknown {
+  let copy: unknown[] | undefined
+  for (let i = 0; i < array.length; i++) {
+    const item = array[i]
+    const canonical = plainCanonical(item, depth + 1)
+    if (canonical === GENERAL) return GENERAL
+    if (copy !== undefined) copy.push(canonical)
+    else if (canonical !== item) {
+      copy = []
+      for (let j = 0; j < i; j++) copy.push(array[j])
+      copy.push(canonical)
+    }
+  }
+  return copy ?? array
+}
+
+function plainObject(object: object, depth: number): unknown {
+  const proto = Object.getPrototypeOf(object)
+  if (proto !== Object.prototype && proto !== null) return GENERAL
+  const keys = Object.keys(object)
+  if (keys.length === 0) return object
+  const order = canonicalOrder(keys)
+  if (order === undefined) return GENERAL
+  const source = object as Record<string, unknown>
+  const sorted = order ?? keys
+  // A copy is made when the keys move, or from the first value that changes.
+  let copy: Record<string, unknown> | undefined = order === null ? undefined : {}
+  for (let i = 0; i < sorted.length; i++) {
+    const key = sorted[i]!
+    const item = source[key]
+    if (item === undefined) continue // omitted, by JSON.stringify or by not copying it
+    const canonical = plainCanonical(item, depth + 1)
+    if (canonical === GENERAL) return GENERAL
+    if (copy !== undefined) copy[key] = canonical
+    else if (canonical !== item) {
+      copy = {}
+      for (let j = 0; j < i; j++) copy[sorted[j]!] = source[sorted[j]!]
+      copy[key] = canonical
+    }
+  }
+  return copy ?? object
+}
+
+/**
+ * The canonical order of an object's keys, remembered per key list (objects of one shape are sorted
+ * once): first key → the lists seen with it, a bounded cache. `null`: already in order; `undefined`:
+ * left to the general writer — keys that must move ahead of an array-index key (a copy always
+ * enumerates index keys first, in numeric order) and `__proto__` (an assignment cannot create it).
+ */
+const shapes = new Map<string, { keys: readonly string[]; order: readonly string[] | null | undefined }[]>()
+const MAX_FIRST_KEYS = 1024
+const MAX_SHAPES_PER_FIRST_KEY = 8
+const MAX_CACHED_KEYS = 64
+
+function canonicalOrder(keys: string[]): readonly string[] | null | undefined {
+  const first = keys[0]!
+  let seen = shapes.get(first)
+  if (seen !== undefined) {
+    search: for (const shape of seen) {
+      if (shape.keys.length !== keys.length) continue
+      for (let i = 1; i < keys.length; i++) if (shape.keys[i] !== keys[i]) continue search
+      return shape.order
+    }
+  }
+  const order = orderOf(keys)
+  if (keys.length <= MAX_CACHED_KEYS) {
+    if (seen === undefined) {
+      if (shapes.size === MAX_FIRST_KEYS) shapes.clear()
+      seen = []
+      shapes.set(first, seen)
+    }
+    if (seen.length === MAX_SHAPES_PER_FIRST_KEY) seen.shift()
+    seen.push({ keys, order })
+  }
+  return order
+}
+
+function orderOf(keys: readonly string[]): readonly string[] | null | undefined {
+  if (keys.includes('__proto__')) return undefined
+  for (let i = 1; i < keys.length; i++) {
+    if (compareCodePoints(keys[i - 1]!, keys[i]!) > 0) {
+      const first = keys[0]!.charCodeAt(0)
+      return first >= 0x30 && first <= 0x39 ? undefined : [...keys].sort(compareCodePoints)
+    }
+  }
+  return null
 }
 
 function write(

@@ -133,3 +133,160 @@ describe('canonicalJson', () => {
     )
   })
 })
+
+/**
+ * SPEC §3.2 written out literally, as the oracle of the property tests: object entries without
+ * `undefined`, sorted by comparing arrays of code points; every leaf as `JSON.stringify` writes it.
+ */
+function reference(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const codePoints = (s: string) => Array.from(s, (c) => c.codePointAt(0)!)
+    const byCodePoint = (a: string, b: string) => {
+      const [x, y] = [codePoints(a), codePoints(b)]
+      for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!
+      return x.length - y.length
+    }
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => byCodePoint(a, b))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${reference(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+/** Keys whose orders disagree: UTF-16 units vs code points, array indexes vs text, `__proto__`. */
+const TRICKY_KEYS = [
+  '',
+  'a',
+  'b',
+  'Z',
+  'ab',
+  'é',
+  '\uE000',
+  '\uFFFF',
+  '｡',
+  '\u{10000}',
+  '😀',
+  '0',
+  '1',
+  '9',
+  '10',
+  '01',
+  '-1',
+  '4294967295',
+  'toString',
+  'constructor',
+  'toJSON',
+  '__proto__',
+]
+const NUMBERS = [0, -0, 1, -1, 1e21, -1e21, 1e20, 1e-7, 1e-6, 5e-324, 2 ** 53, Number.MAX_VALUE, 0.1 + 0.2]
+const LONE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** JSON values with tricky keys, numbers and strings; objects built in random key order. */
+function jsonValues(key: fc.Arbitrary<string>) {
+  const leaf = fc.oneof(
+    fc.constantFrom(...NUMBERS),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.integer(),
+    fc.string({ unit: 'binary' }),
+    fc.boolean(),
+    fc.constant(null),
+  )
+  return fc.letrec<{ value: unknown; array: unknown[]; object: Record<string, unknown> }>((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, leaf, tie('array'), tie('object')),
+    array: fc.array(tie('value'), { maxLength: 5 }),
+    object: fc
+      .array(fc.tuple(key, fc.oneof({ weight: 9, arbitrary: tie('value') }, fc.constant(undefined))), {
+        maxLength: 8,
+      })
+      .map((entries) => Object.fromEntries(entries)),
+  })).value
+}
+
+const wellFormedKey = fc.oneof(
+  fc.constantFrom(...TRICKY_KEYS),
+  fc.string({ unit: 'binary', maxLength: 4 }).filter((k) => !LONE.test(k)),
+)
+
+describe('canonicalJson against a literal reference', () => {
+  it('equals the reference for arbitrary JSON values', () => {
+    fc.assert(
+      fc.property(jsonValues(wellFormedKey), (value) => {
+        expect(canonicalJson(value)).toBe(reference(value))
+      }),
+      { seed: 20261127, numRuns: 3000 },
+    )
+  })
+
+  it('equals the reference for fast-check JSON values and their reordered copies', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const reversed = JSON.parse(JSON.stringify(value), function (this: unknown, _k, v) {
+          if (v === null || typeof v !== 'object' || Array.isArray(v)) return v
+          return Object.fromEntries(Object.entries(v).reverse())
+        })
+        expect(canonicalJson(value)).toBe(reference(value))
+        expect(canonicalJson(reversed)).toBe(reference(value))
+      }),
+      { seed: 11, numRuns: 1000 },
+    )
+  })
+
+  it('gives plain data the same text as the general writer (a Date beside it takes that path)', () => {
+    // Keys here may hold lone surrogates too: both paths order them with compareCodePoints.
+    const at = new Date(0)
+    const key = fc.oneof(fc.constantFrom(...TRICKY_KEYS), fc.string({ unit: 'binary', maxLength: 4 }))
+    fc.assert(
+      fc.property(jsonValues(key), (value) => {
+        const general = canonicalJson([value, at])
+        expect(canonicalJson([value, at.toJSON()])).toBe(general)
+        expect(`[${canonicalJson(value)},"${at.toJSON()}"]`).toBe(general)
+      }),
+      { seed: 3, numRuns: 2000 },
+    )
+  })
+
+  it('orders keys that sort differently by UTF-16 unit and by code point', () => {
+    expect(canonicalJson({ '\u{10000}': 1, '\uE000': 2 })).toBe('{"\uE000":2,"\u{10000}":1}')
+    expect(canonicalJson({ '\uE000': 2, '\u{10000}': 1 })).toBe('{"\uE000":2,"\u{10000}":1}')
+    expect(
+      canonicalJson([
+        { '\uFFFF': 0, '😀': 0 },
+        { '😀': 0, '\uFFFF': 0 },
+      ]),
+    ).toBe('[{"\uFFFF":0,"😀":0},{"\uFFFF":0,"😀":0}]')
+  })
+
+  it('orders array-index keys as text, and keeps an own __proto__ key', () => {
+    expect(canonicalJson({ 9: 'a', 10: 'b', x: 1 })).toBe('{"10":"b","9":"a","x":1}')
+    expect(canonicalJson({ b: 1, 2: 'two', a: 0 })).toBe('{"2":"two","a":0,"b":1}')
+    expect(canonicalJson(JSON.parse('{"z":1,"__proto__":{"b":1,"a":2}}'))).toBe(
+      '{"__proto__":{"a":2,"b":1},"z":1}',
+    )
+  })
+
+  it('tells apart shapes that share their first keys, however many it has seen', () => {
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3000; i++) {
+        // 1500 first keys (more than the cache keeps), and 20 shapes under the first key `z`.
+        const value = { [`k${i % 1500}`]: round, m: i, a: [{ z: 1, [`y${i % 20}`]: 2 }] }
+        expect(canonicalJson(value)).toBe(reference(value))
+      }
+    }
+    const wide = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`key${(i * 7919) % 200}`, i]))
+    expect(canonicalJson(wide)).toBe(reference(wide))
+  })
+
+  it('writes deep values the same beyond the fast path’s depth', () => {
+    let value: unknown = { b: 1, a: [-0, 1e21] }
+    for (let i = 0; i < 200; i++) value = i % 2 ? [value, i] : { y: value, x: i }
+    expect(canonicalJson(value)).toBe(reference(value))
+  })
+
+  it('still names the path of a refusal deep inside otherwise plain data', () => {
+    const value = { b: [{ ok: 1 }, { d: 1, c: [1, 2, Number.NaN] }], a: 'x' }
+    expect(() => canonicalJson(value)).toThrow(expect.objectContaining({ path: '$.b[1].c[2]' }))
+    expect(() => canonicalJson({ b: 1, a: { n: 1n } })).toThrow(expect.objectContaining({ path: '$.a.n' }))
+  })
+})
