@@ -1,11 +1,20 @@
-import { createHash } from 'node:crypto'
+import * as crypto from 'node:crypto'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8')
 const strictDecoder = new TextDecoder('utf-8', { fatal: true })
 
+/**
+ * Where `utf8Encode` writes before copying out the bytes: `encodeInto` plus a copy costs less than
+ * `encode` making a buffer (a fixed ~0.4 µs; the copy of a short text even lands on the JS heap).
+ */
+const scratch = new Uint8Array(64 * 1024)
+
+/** The UTF-8 of `text` in a `Uint8Array` of its own (lone surrogates become U+FFFD). */
 export function utf8Encode(text: string): Uint8Array {
-  return encoder.encode(text)
+  // A UTF-16 unit takes at most 3 bytes.
+  if (text.length * 3 > scratch.length) return encoder.encode(text)
+  return scratch.slice(0, encoder.encodeInto(text, scratch).written)
 }
 
 export function utf8Decode(bytes: Uint8Array): string {
@@ -55,14 +64,19 @@ export function hasLoneSurrogate(text: string): boolean {
   return false
 }
 
-/** Lower-case hex SHA-256 of `data`. */
+/** Node's one-shot `crypto.hash` (≥ 20.12, no `Hash` object: ~40% less per small item), else a `Hash`. */
+const oneShot = typeof crypto.hash === 'function'
+
+/** Lower-case hex SHA-256 of `data` (a string is hashed as its UTF-8). */
 export function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex')
+  return oneShot ? crypto.hash('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex')
 }
 
-/** Raw 32-byte SHA-256 of `data`. */
+/** Raw 32-byte SHA-256 of `data`, in a `Uint8Array` of its own. */
 export function sha256(data: Uint8Array | string): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest().buffer.slice(0))
+  return new Uint8Array(
+    oneShot ? crypto.hash('sha256', data, 'buffer') : crypto.createHash('sha256').update(data).digest(),
+  )
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  canonicalJson,
   InvalidArgumentError,
   InvalidIdError,
   InvalidJsonError,
@@ -15,6 +18,20 @@ describe('SyncItem', () => {
     expect(sha256Hex('hello')).toBe('2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824')
     expect(SyncItem.fromBytes('h', utf8Encode('hello')).contentHash).toBe(
       '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824',
+    )
+  })
+
+  it('fromJson content is the UTF-8 of the canonical text and contentHash its SHA-256', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const item = SyncItem.fromJson('p', value)
+        const text = canonicalJson(value)
+        expect(item.content).toEqual(new TextEncoder().encode(text))
+        expect(item.size).toBe(Buffer.byteLength(text))
+        expect(item.contentHash).toBe(createHash('sha256').update(item.content).digest('hex'))
+        expect(item.json()).toEqual(JSON.parse(text))
+      }),
+      { seed: 5, numRuns: 500 },
     )
   })
 
