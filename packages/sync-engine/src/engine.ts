@@ -305,6 +305,8 @@ export class SyncEngine extends EventEmitter<Events> {
   #l3Healthy = false
   /** False while an L3 that was unreachable at a degraded start has not connected yet. */
   #l3Connected = false
+  /** The last WAL record a previous run left (0: none); see `#drainBatch`. */
+  #leftoverUpTo = 0
   #level: PressureLevel = 'Normal'
   #feed: ChangeFeed | undefined
   #tailing: Promise<void> | undefined
@@ -401,7 +403,10 @@ export class SyncEngine extends EventEmitter<Events> {
       this.#wal = await phase('wal_init', () => backends.openWal())
       // Whatever a previous run left in the log is backlog: replayed before anything else.
       const leftover = await this.#wal.stats()
-      if (leftover.rows > 0) this.#tracker.leftover(leftover.oldestSeq ?? 1, leftover.newestSeq ?? 0)
+      if (leftover.rows > 0) {
+        this.#tracker.leftover(leftover.oldestSeq ?? 1, leftover.newestSeq ?? 0)
+        this.#leftoverUpTo = leftover.newestSeq ?? 0
+      }
       await this.#refreshWalStats()
 
       let root: string | null = null
@@ -1644,6 +1649,17 @@ export class SyncEngine extends EventEmitter<Events> {
     }
     this.#filter.committed(created, deleted)
     await this.#mirror(touched)
+    // A previous run's records: whether their L2 writes were made is unknown (its memory of missed
+    // writes is gone) and the mirror now agrees with L3 whatever L2 holds, so drop them from L2.
+    const earlier = backlog.filter((r) => r.seq <= this.#leftoverUpTo).map((r) => r.id)
+    if (earlier.length)
+      await this.#toL2(
+        'drain',
+        () => earlier.map((id): [string, undefined] => [id, undefined]),
+        async (l2) => {
+          await l2.deleteBatch(earlier)
+        },
+      )
     await this.#walAcked(backlog[backlog.length - 1]!.seq)
     this.#l3Healthy = true
     this.metrics.count(

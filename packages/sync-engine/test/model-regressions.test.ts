@@ -1,13 +1,44 @@
+import { basename } from 'node:path'
 import { SyncItem } from '@sync-engine/core'
 import { SqliteL3Store } from '@sync-engine/sqlite-tier'
-import { makeTempDir } from '@sync-engine/testkit'
-import { afterAll, describe, expect, it } from 'vitest'
+import { FaultProxy, makeTempDir } from '@sync-engine/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SyncEngine } from '../src/index.js'
 import { eventually, faultyL3 } from './fixtures/faults.js'
 import { embedded, quiet, track } from './helpers.js'
+import { servicesFor } from './services.js'
 
 const temp = makeTempDir('model-regressions')
-afterAll(() => temp.remove())
+let services: Awaited<ReturnType<typeof servicesFor>>
+let redisProxy: FaultProxy
+beforeAll(async () => {
+  services = await servicesFor('model_reg')
+  const redis = new URL(services.redisUrl)
+  redisProxy = await FaultProxy.start({ target: { host: redis.hostname, port: Number(redis.port || 6379) } })
+})
+afterAll(async () => {
+  await redisProxy?.close()
+  await services?.drop()
+  temp.remove()
+})
+
+/** An engine on a SQLite L3 that can refuse (`faultyL3`) and on Redis behind the fault proxy. */
+function faultyEngine(dir: string, redis: boolean) {
+  const l3 = faultyL3(new SqliteL3Store({ url: `sqlite:${dir}/l3.db`, logger: quiet }))
+  const engine = track(
+    new SyncEngine({
+      sql: l3.store,
+      wal: { path: `${dir}/wal.db` },
+      ...(redis
+        ? { redis: { url: redisProxy.url('redis'), prefix: `${services.prefix}${basename(dir)}:` } }
+        : {}),
+      allowDegradedStart: true,
+      resilience: { retries: 0, halfOpenAfterMs: 20, probeIntervalMs: 20, l2TimeoutMs: 300 },
+      logger: quiet,
+    }),
+  )
+  return { l3, engine }
+}
 
 // Regressions found by the model-based test (model.test.ts), reproduced on an embedded engine.
 
@@ -23,38 +54,50 @@ describe('found by the model-based test', () => {
     expect(await engine.getByState('hot')).toEqual(['reg.local'])
   })
 
-  it('a local write committed while records of the previous run still wait in the WAL does not acknowledge them away (SEED 778)', async () => {
-    const dir = temp.path
-    const faulty = () => faultyL3(new SqliteL3Store({ url: `sqlite:${dir}/l3.db`, logger: quiet }))
-    const make = (l3: ReturnType<typeof faulty>) =>
-      track(
-        new SyncEngine({
-          sql: l3.store,
-          wal: { path: `${dir}/wal.db` },
-          allowDegradedStart: true,
-          resilience: { retries: 0, halfOpenAfterMs: 20, probeIntervalMs: 20 },
-          logger: quiet,
-        }),
-      )
+  it('a local write committed while records of the previous run still wait in the WAL does not acknowledge them away (FC_SEED=778)', async () => {
+    const dir = `${temp.path}/leftover-ack`
     // Run 1: L3 refuses; the write goes to the WAL and stays there through shutdown.
-    const first = faulty()
-    const one = make(first)
-    await one.start()
-    first.mode = 'refuse'
-    await one.submit(SyncItem.fromJson('left.over', { run: 1 }))
-    await one.shutdown()
-    expect((await one.health()).state).toBe('Stopped')
+    const one = faultyEngine(dir, false)
+    await one.engine.start()
+    one.l3.mode = 'refuse'
+    await one.engine.submit(SyncItem.fromJson('left.over', { run: 1 }))
+    await one.engine.shutdown()
 
     // Run 2 starts degraded; a `local` write and a delete commit (to the WAL) before L3 is back.
-    const second = faulty()
-    second.mode = 'refuse'
-    const two = make(second)
-    await two.start()
-    await two.submit(SyncItem.fromJson('run.two', { run: 2 }), { durability: 'local' })
-    await two.delete('never.was')
-    second.mode = 'pass'
-    await eventually(async () => !(await two.health()).wal.backlog, 10_000)
-    expect((await two.get('left.over'))?.json()).toEqual({ run: 1 })
-    expect((await two.get('run.two'))?.json()).toEqual({ run: 2 })
+    const two = faultyEngine(dir, false)
+    two.l3.mode = 'refuse'
+    await two.engine.start()
+    await two.engine.submit(SyncItem.fromJson('run.two', { run: 2 }), { durability: 'local' })
+    await two.engine.delete('never.was')
+    two.l3.mode = 'pass'
+    await eventually(async () => !(await two.engine.health()).wal.backlog, 10_000)
+    expect((await two.engine.get('left.over'))?.json()).toEqual({ run: 1 })
+    expect((await two.engine.get('run.two'))?.json()).toEqual({ run: 2 })
+  })
+
+  it('records of a previous run drained into L3 do not leave L2 with an older value the Merkle mirror no longer shows (FC_SEED=4244)', async () => {
+    const dir = `${temp.path}/leftover-l2`
+    const one = faultyEngine(dir, true)
+    await one.engine.start()
+    one.l3.mode = 'refuse'
+    await one.engine.submit(SyncItem.fromJson('stale.l2', { v: 1 }))
+    await one.engine.flush() // into the WAL; L2 gets v1
+    redisProxy.cut()
+    await one.engine.submit(SyncItem.fromJson('stale.l2', { v: 2 }, { version: 2 }))
+    await one.engine.flush() // into the WAL; L2 misses v2 (remembered only by this process)
+    redisProxy.heal()
+    await one.engine.shutdown() // L3 still refuses: both records stay in the WAL
+
+    const two = faultyEngine(dir, true)
+    two.l3.mode = 'refuse'
+    await two.engine.start() // degraded; L2 attached as it is (v1)
+    two.l3.mode = 'pass'
+    await eventually(async () => {
+      const h = await two.engine.health()
+      return !h.wal.backlog && h.l2.attached === true
+    }, 10_000)
+    const roots = await two.engine.merkleRoots()
+    expect(roots.l2).toBe(roots.l3)
+    expect((await two.engine.get('stale.l2'))?.version).toBe(2)
   })
 })
