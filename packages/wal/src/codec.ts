@@ -1,4 +1,3 @@
-import * as crypto from 'node:crypto'
 import * as zlib from 'node:zlib'
 import {
   CorruptDataError,
@@ -110,12 +109,6 @@ function checkInteger(where: string, field: string, value: unknown, min: number)
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
-const oneShotHash = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'hex') => string })
-  .hash
-/** Hex SHA-256 of content: `crypto.hash` (one call, Node ≥ 20.12) where there is one, core's otherwise. */
-const contentHashOf = (content: Uint8Array): string =>
-  oneShotHash === undefined ? sha256Hex(content) : oneShotHash('sha256', content, 'hex')
-
 /** Checks what a `SyncItem` already guarantees (core validates every item when it is made). */
 function checkPlainRecord(record: ItemRecord, where: string): void {
   if (typeof record !== 'object' || record === null) {
@@ -135,8 +128,7 @@ function checkPlainRecord(record: ItemRecord, where: string): void {
     invalid(where, 'contentHash', 'must be 64 lower-case hex digits (SHA-256)')
   }
   // Not stored but computed from the content when read: a record must not come back different.
-  if (contentHash !== contentHashOf(content))
-    invalid(where, 'contentHash', 'is not the SHA-256 of the content')
+  if (contentHash !== sha256Hex(content)) invalid(where, 'contentHash', 'is not the SHA-256 of the content')
   validateState(record.state)
 }
 
@@ -276,7 +268,7 @@ export function decodeRow(row: Uint8Array, id: string, location: string): ItemRe
       contentType: flags & FLAG_JSON ? 'json' : 'binary',
       content,
       contentHash:
-        format === ROW_FORMAT ? contentHashOf(content) : buf.toString('hex', HASH_AT, STRINGS_AFTER_HASH_AT),
+        format === ROW_FORMAT ? sha256Hex(content) : buf.toString('hex', HASH_AT, STRINGS_AFTER_HASH_AT),
       state,
       traceParent,
       homeInstanceId,
