@@ -1652,14 +1652,7 @@ export class SyncEngine extends EventEmitter<Events> {
     // A previous run's records: whether their L2 writes were made is unknown (its memory of missed
     // writes is gone) and the mirror now agrees with L3 whatever L2 holds, so drop them from L2.
     const earlier = backlog.filter((r) => r.seq <= this.#leftoverUpTo).map((r) => r.id)
-    if (earlier.length)
-      await this.#toL2(
-        'drain',
-        () => earlier.map((id): [string, undefined] => [id, undefined]),
-        async (l2) => {
-          await l2.deleteBatch(earlier)
-        },
-      )
+    if (earlier.length) await this.#dropFromL2('drain', earlier)
     await this.#walAcked(backlog[backlog.length - 1]!.seq)
     this.#l3Healthy = true
     this.metrics.count(
@@ -1726,6 +1719,17 @@ export class SyncEngine extends EventEmitter<Events> {
       this.#l2Failed(error, operation, missed())
       return false
     }
+  }
+
+  /** Deletes ids from L2 (a cache: always safe); when L2 is away or fails they are remembered for its repair. */
+  #dropFromL2(operation: string, ids: string[]): Promise<boolean> {
+    return this.#toL2(
+      operation,
+      () => ids.map((id): [string, undefined] => [id, undefined]),
+      async (l2) => {
+        await l2.deleteBatch(ids)
+      },
+    )
   }
 
   /** An L2 call failed: counted, logged; an outage marks L2 away, and `missed` ids are remembered for repair. */
@@ -2325,14 +2329,7 @@ export class SyncEngine extends EventEmitter<Events> {
     }
     // A put of this engine's may have reached L2 after that delete did (L2 writes are not ordered
     // across processes like L3 commits): delete again. Harmless otherwise: L2 is a cache.
-    if (deleted.length)
-      void this.#toL2(
-        'coherence_delete',
-        () => deleted.map((id): [string, undefined] => [id, undefined]),
-        async (l2) => {
-          await l2.deleteBatch(deleted)
-        },
-      )
+    if (deleted.length) void this.#dropFromL2('coherence_delete', deleted)
     if (written.length) this.#filter.foreign(written)
     if (invalidated)
       this.metrics.count(
