@@ -1,25 +1,16 @@
 import { SyncItem } from '@sync-engine/core'
-import { makeTempDir } from '@sync-engine/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { eventually, sleep } from './fixtures/faults.js'
 import { engineFactory } from './helpers.js'
-import { servicesFor } from './services.js'
+import { servicesForFile } from './services.js'
 
 // pauseCoherence()/resumeCoherence(): the change-stream reader held and let go (SPEC §10).
 
-let services: Awaited<ReturnType<typeof servicesFor>>
-const temp = makeTempDir('coherence-pause')
-beforeAll(async () => {
-  services = await servicesFor('coh_pause')
-})
-afterAll(async () => {
-  await services?.drop()
-  temp.remove()
-})
+const file = servicesForFile('coh_pause')
 
-const engine = engineFactory(temp.path, () => ({
-  sql: services.mysqlUrl,
-  redis: { url: services.redisUrl, prefix: services.prefix },
+const engine = engineFactory(file.temp.path, () => ({
+  sql: file.services.mysqlUrl,
+  redis: { url: file.services.redisUrl, prefix: file.services.prefix },
   cdc: { enabled: true, maxStalenessMs: 200 },
   batch: { maxAgeMs: 10 },
 }))

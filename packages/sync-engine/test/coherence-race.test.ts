@@ -1,35 +1,26 @@
 import { type L3Store, SyncItem } from '@sync-engine/core'
 import { MysqlL3Store } from '@sync-engine/mysql-tier'
-import { makeTempDir } from '@sync-engine/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { deferred } from '../src/pipeline.js'
 import { eventually } from './fixtures/faults.js'
 import { engineFactory, quiet } from './helpers.js'
-import { servicesFor } from './services.js'
+import { servicesForFile } from './services.js'
 
 // Regressions found by the multi-process load test (multiprocess.test.ts): races between this
 // engine's writes in flight and other processes' changes arriving on the stream.
 
-let services: Awaited<ReturnType<typeof servicesFor>>
-const temp = makeTempDir('coherence-race')
-beforeAll(async () => {
-  services = await servicesFor('coh_race')
-})
-afterAll(async () => {
-  await services?.drop()
-  temp.remove()
-})
+const file = servicesForFile('coh_race')
 
-const engine = engineFactory(temp.path, () => ({
-  sql: services.mysqlUrl,
-  redis: { url: services.redisUrl, prefix: services.prefix },
+const engine = engineFactory(file.temp.path, () => ({
+  sql: file.services.mysqlUrl,
+  redis: { url: file.services.redisUrl, prefix: file.services.prefix },
   cdc: { enabled: true, maxStalenessMs: 200 },
   batch: { maxAgeMs: 10 },
 }))
 
 /** A MariaDB L3 whose `putBatch`, once `arm()`ed, commits and then waits for `release()` before it answers. */
 function heldAfterCommit(): { store: L3Store; arm(): void; held: Promise<void>; release(): void } {
-  const inner = new MysqlL3Store({ url: services.mysqlUrl, logger: quiet })
+  const inner = new MysqlL3Store({ url: file.services.mysqlUrl, logger: quiet })
   const committed = deferred<void>()
   const gate = deferred<void>()
   let holding = false

@@ -1,30 +1,24 @@
 import { SyncItem } from '@sync-engine/core'
-import { FaultProxy, makeTempDir } from '@sync-engine/testkit'
+import { FaultProxy } from '@sync-engine/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from './fixtures/faults.js'
 import { engineFactory } from './helpers.js'
-import { servicesFor } from './services.js'
+import { servicesForFile } from './services.js'
 
 // Regression found by the model-based test (model.test.ts): after a degraded start (L3 unreachable),
 // an engine that wrote nothing never connected L3 once it came back, so every read that reached L3
 // failed with "not connected" for good.
 
-let services: Awaited<ReturnType<typeof servicesFor>>
+const file = servicesForFile('deg_reconnect')
 let proxy: FaultProxy
-const temp = makeTempDir('degraded-reconnect')
 beforeAll(async () => {
-  services = await servicesFor('deg_reconnect')
-  const target = new URL(services.mysqlUrl)
+  const target = new URL(file.services.mysqlUrl)
   proxy = await FaultProxy.start({ target: { host: target.hostname, port: Number(target.port || 3306) } })
 })
-afterAll(async () => {
-  await proxy?.close()
-  await services?.drop()
-  temp.remove()
-})
+afterAll(() => proxy?.close())
 
-const engine = engineFactory(temp.path, () => ({
-  sql: proxy.url(services.mysqlUrl),
+const engine = engineFactory(file.temp.path, () => ({
+  sql: proxy.url(file.services.mysqlUrl),
   allowDegradedStart: true,
   resilience: { halfOpenAfterMs: 50, probeIntervalMs: 50 },
 }))

@@ -1,26 +1,20 @@
 import { basename } from 'node:path'
 import { SyncItem } from '@sync-engine/core'
 import { SqliteL3Store } from '@sync-engine/sqlite-tier'
-import { FaultProxy, makeTempDir } from '@sync-engine/testkit'
+import { FaultProxy } from '@sync-engine/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SyncEngine } from '../src/index.js'
 import { eventually, faultyL3 } from './fixtures/faults.js'
 import { embedded, quiet, track } from './helpers.js'
-import { servicesFor } from './services.js'
+import { servicesForFile } from './services.js'
 
-const temp = makeTempDir('model-regressions')
-let services: Awaited<ReturnType<typeof servicesFor>>
+const file = servicesForFile('model_reg')
 let redisProxy: FaultProxy
 beforeAll(async () => {
-  services = await servicesFor('model_reg')
-  const redis = new URL(services.redisUrl)
+  const redis = new URL(file.services.redisUrl)
   redisProxy = await FaultProxy.start({ target: { host: redis.hostname, port: Number(redis.port || 6379) } })
 })
-afterAll(async () => {
-  await redisProxy?.close()
-  await services?.drop()
-  temp.remove()
-})
+afterAll(() => redisProxy?.close())
 
 /** An engine on a SQLite L3 that can refuse (`faultyL3`) and on Redis behind the fault proxy. */
 function faultyEngine(dir: string, redis: boolean) {
@@ -30,7 +24,7 @@ function faultyEngine(dir: string, redis: boolean) {
       sql: l3.store,
       wal: { path: `${dir}/wal.db` },
       ...(redis
-        ? { redis: { url: redisProxy.url('redis'), prefix: `${services.prefix}${basename(dir)}:` } }
+        ? { redis: { url: redisProxy.url('redis'), prefix: `${file.services.prefix}${basename(dir)}:` } }
         : {}),
       allowDegradedStart: true,
       resilience: { retries: 0, halfOpenAfterMs: 20, probeIntervalMs: 20, l2TimeoutMs: 300 },
@@ -55,7 +49,7 @@ describe('found by the model-based test', () => {
   })
 
   it('a local write committed while records of the previous run still wait in the WAL does not acknowledge them away (FC_SEED=778)', async () => {
-    const dir = `${temp.path}/leftover-ack`
+    const dir = `${file.temp.path}/leftover-ack`
     // Run 1: L3 refuses; the write goes to the WAL and stays there through shutdown.
     const one = faultyEngine(dir, false)
     await one.engine.start()
@@ -76,7 +70,7 @@ describe('found by the model-based test', () => {
   })
 
   it('records of a previous run drained into L3 do not leave L2 with an older value the Merkle mirror no longer shows (FC_SEED=4244)', async () => {
-    const dir = `${temp.path}/leftover-l2`
+    const dir = `${file.temp.path}/leftover-l2`
     const one = faultyEngine(dir, true)
     await one.engine.start()
     one.l3.mode = 'refuse'

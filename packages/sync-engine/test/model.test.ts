@@ -1,13 +1,13 @@
 import { BackendUnavailableError, SyncItem } from '@sync-engine/core'
 import { merkleRootOf } from '@sync-engine/merkle'
 import { MysqlL3Store } from '@sync-engine/mysql-tier'
-import { FaultProxy, makeTempDir, testSeed } from '@sync-engine/testkit'
+import { FaultProxy, testSeed } from '@sync-engine/testkit'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { SyncEngine } from '../src/index.js'
 import { eventually } from './fixtures/faults.js'
 import { quiet, track } from './helpers.js'
-import { servicesFor } from './services.js'
+import { servicesForFile } from './services.js'
 
 // Model-based test (SPEC §13): random sequences of submit / delete / setState / deletePrefix / flush /
 // restart / L2 cut / L3 cut run against one engine on MariaDB and Redis (each behind testkit's fault
@@ -68,8 +68,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ op: 'healL3' as const }) },
 )
 
-let services: Awaited<ReturnType<typeof servicesFor>>
-const temp = makeTempDir('model')
+const file = servicesForFile('model')
 
 /** A lane: its own fault proxies in front of MariaDB and Redis, and its own run counter. */
 interface Lane {
@@ -81,9 +80,8 @@ interface Lane {
 const lanes: Lane[] = []
 
 beforeAll(async () => {
-  services = await servicesFor('model')
-  const mysql = new URL(services.mysqlUrl)
-  const redis = new URL(services.redisUrl)
+  const mysql = new URL(file.services.mysqlUrl)
+  const redis = new URL(file.services.redisUrl)
   for (let index = 0; index < LANES; index++) {
     lanes.push({
       index,
@@ -95,8 +93,6 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   for (const lane of lanes) await Promise.all([lane.mysql.close(), lane.redis.close()])
-  await services?.drop()
-  temp.remove()
 })
 
 /** One sequence's world: its own tables, Redis prefix and WAL; engines built on it through the proxies. */
@@ -111,9 +107,13 @@ function world(lane: Lane) {
     track(
       new SyncEngine({
         instanceId: `model-${run}`,
-        sql: store(mysqlProxy.url(services.mysqlUrl)),
-        redis: { url: redisProxy.url('redis'), prefix: `${services.prefix}m${run}:`, commandTimeoutMs: 200 },
-        wal: { path: `${temp.path}/wal-${run}.db` },
+        sql: store(mysqlProxy.url(file.services.mysqlUrl)),
+        redis: {
+          url: redisProxy.url('redis'),
+          prefix: `${file.services.prefix}m${run}:`,
+          commandTimeoutMs: 200,
+        },
+        wal: { path: `${file.temp.path}/wal-${run}.db` },
         cdc: { enabled: true, maxStalenessMs: 300 },
         batch: { maxAgeMs: 5 },
         filter: { snapshotIntervalMs: 0 },
@@ -132,7 +132,7 @@ function world(lane: Lane) {
         logger: quiet,
       }),
     )
-  return { engine, direct: () => store(services.mysqlUrl) }
+  return { engine, direct: () => store(file.services.mysqlUrl) }
 }
 
 const leafOf = (item: SyncItem) => ({ id: item.id, version: item.version, contentHash: item.contentHash })

@@ -1,18 +1,11 @@
 import { fileURLToPath } from 'node:url'
 import { METRIC, type SyncItem } from '@sync-engine/core'
 import { MysqlL3Store } from '@sync-engine/mysql-tier'
-import {
-  EngineCluster,
-  EngineProcess,
-  ensureBuilt,
-  type ItemView,
-  makeTempDir,
-  testSeed,
-} from '@sync-engine/testkit'
+import { EngineCluster, EngineProcess, ensureBuilt, type ItemView, testSeed } from '@sync-engine/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { eventually, sleep } from './fixtures/faults.js'
 import { quiet } from './helpers.js'
-import { servicesFor } from './services.js'
+import { servicesForFile } from './services.js'
 
 // Many processes, one truth (SPEC §10): engines in child processes (testkit's EngineProcess) on one
 // Redis and one MariaDB. The children run the built dist (rebuilt here when older than src).
@@ -22,17 +15,15 @@ const MAX_STALENESS_MS = 1000
 const LOAD_MS = 20_000
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const engineModule = new URL('../dist/index.js', import.meta.url)
-const temp = makeTempDir('multiprocess')
-let services: Awaited<ReturnType<typeof servicesFor>>
+const file = servicesForFile('multiproc')
 let l3: MysqlL3Store
 let cluster: EngineCluster | undefined
 
 beforeAll(async () => {
   ensureBuilt(packageDir)
-  services = await servicesFor('multiproc')
-  l3 = new MysqlL3Store({ url: services.mysqlUrl, logger: quiet })
+  l3 = new MysqlL3Store({ url: file.services.mysqlUrl, logger: quiet })
   await l3.connect()
-}, 180_000)
+}, 300_000)
 afterEach(async () => {
   await cluster?.close()
   cluster = undefined
@@ -40,8 +31,6 @@ afterEach(async () => {
 afterAll(async () => {
   await EngineProcess.closeAll()
   await l3?.close()
-  await services?.drop()
-  temp.remove()
 })
 
 /** `n` engine processes on the shared services; `label` gives the test its own Redis prefix (and stream). */
@@ -50,9 +39,9 @@ async function start(n: number, label: string, config: Record<string, unknown> =
     engineModule,
     config: {
       instanceId: `${label}-${i}`,
-      sql: services.mysqlUrl,
-      redis: { url: services.redisUrl, prefix: `${services.prefix}${label}:` },
-      wal: { path: `${temp.path}/${label}-${i}.wal.db` },
+      sql: file.services.mysqlUrl,
+      redis: { url: file.services.redisUrl, prefix: `${file.services.prefix}${label}:` },
+      wal: { path: `${file.temp.path}/${label}-${i}.wal.db` },
       cdc: { enabled: true, maxStalenessMs: MAX_STALENESS_MS },
       batch: { maxAgeMs: 20 },
       ...config,

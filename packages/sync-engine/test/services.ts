@@ -1,6 +1,14 @@
-import { requireMysql, requireRedis, serviceUrls, uniqueName, uniquePrefix } from '@sync-engine/testkit'
+import {
+  makeTempDir,
+  requireMysql,
+  requireRedis,
+  serviceUrls,
+  uniqueName,
+  uniquePrefix,
+} from '@sync-engine/testkit'
 import { Redis } from 'ioredis'
 import { createConnection } from 'mysql2/promise'
+import { afterAll, beforeAll } from 'vitest'
 
 /** A database of its own on this machine's MariaDB, and a Redis prefix of its own; both removed by `drop`. */
 export async function servicesFor(
@@ -31,5 +39,34 @@ export async function servicesFor(
       } while (cursor !== '0')
       await redis.quit()
     },
+  }
+}
+
+export type Services = Awaited<ReturnType<typeof servicesFor>>
+
+/**
+ * A test file's services and temp dir: `servicesFor(label)` in a `beforeAll` (registered here, so it
+ * runs before the file's own), dropped with the temp dir in an `afterAll` (which runs after the file's
+ * own). `services` throws if read before that `beforeAll` ran.
+ */
+export function servicesForFile(label: string): {
+  readonly services: Services
+  readonly temp: { readonly path: string; remove(): void }
+} {
+  let services: Services | undefined
+  const temp = makeTempDir(label)
+  beforeAll(async () => {
+    services = await servicesFor(label)
+  })
+  afterAll(async () => {
+    await services?.drop()
+    temp.remove()
+  })
+  return {
+    get services(): Services {
+      if (!services) throw new Error(`the services of '${label}' are set up in beforeAll`)
+      return services
+    },
+    temp,
   }
 }
