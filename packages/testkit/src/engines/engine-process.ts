@@ -79,7 +79,7 @@ export class EngineProcess {
     this.#callTimeoutMs = callTimeoutMs
   }
 
-  /** Forks a child, starts its engine and resolves with the engine's `StartReport`-carrying handle. */
+  /** Forks a child and starts its engine; resolves with the handle once `engine.start()` resolved. */
   static async start(options: EngineProcessOptions): Promise<EngineProcess> {
     const { startTimeoutMs = 30_000, callTimeoutMs = 10_000, lifetimeMs = 600_000 } = options
     requirePositive('startTimeoutMs', startTimeoutMs)
