@@ -42,6 +42,11 @@ export class ItemSql {
   readonly rows: (size: number) => string
   /** Stored `(version, timestamp)` of `size` ids, locked for the transaction. */
   readonly versionsForUpdate: (size: number) => string
+  /**
+   * The same, with each id's node in the store's Merkle table (`merkle_hash`, `is_leaf`,
+   * `object_count`; NULL when it has none), read in the same statement.
+   */
+  readonly versionsAndNodesForUpdate: (size: number) => string
   /** Which of `size` ids exist, locked. */
   readonly idsForUpdate: (size: number) => string
   /** Which of `size` ids have a state other than `?`, locked. */
@@ -58,7 +63,7 @@ export class ItemSql {
   readonly matchingForUpdate: (filter: Filter) => string
   readonly leaves: string
 
-  constructor(table: string) {
+  constructor(table: string, merkleTable: string) {
     this.table = table
     const t = quote(table)
     const cols = ITEM_COLUMNS.map(quote).join(', ')
@@ -70,6 +75,11 @@ export class ItemSql {
     this.rows = bySize((n) => `SELECT ${cols} FROM ${t} WHERE ${inList(n)}`)
     this.versionsForUpdate = bySize(
       (n) => `SELECT id, version, \`timestamp\` FROM ${t} WHERE ${inList(n)} FOR UPDATE`,
+    )
+    this.versionsAndNodesForUpdate = bySize(
+      (n) =>
+        `SELECT i.id, i.version, i.\`timestamp\`, m.merkle_hash, m.is_leaf, m.object_count FROM ${t} AS i ` +
+        `LEFT JOIN ${quote(merkleTable)} AS m ON m.path = i.id WHERE i.${inList(n)} FOR UPDATE`,
     )
     this.idsForUpdate = bySize((n) => `SELECT id FROM ${t} WHERE ${inList(n)} FOR UPDATE`)
     this.otherStateForUpdate = bySize(

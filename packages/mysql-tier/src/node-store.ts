@@ -58,13 +58,24 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
   readonly #writes: Executor
   readonly #sql: NodeSql
   readonly #maxBytes: number
+  readonly #known: ReadonlyMap<string, MerkleNode>
 
-  /** `reads` runs `getNodes`/`getChildren`, `writes` runs `writeNodes` (the same executor, usually). */
-  constructor(exec: Executor, sql: NodeSql, maxStatementBytes: number, writes: Executor = exec) {
+  /**
+   * `reads` runs `getNodes`/`getChildren`, `writes` runs `writeNodes` (the same executor, usually).
+   * `known`: nodes read already in this transaction (with the rows' versions), answered without a query.
+   */
+  constructor(
+    exec: Executor,
+    sql: NodeSql,
+    maxStatementBytes: number,
+    writes: Executor = exec,
+    known: ReadonlyMap<string, MerkleNode> = new Map(),
+  ) {
     this.#reads = exec
     this.#writes = writes
     this.#sql = sql
     this.#maxBytes = maxStatementBytes
+    this.#known = known
   }
 
   /**
@@ -79,7 +90,9 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
     const first: string[] = []
     const slots: string[] = []
     for (const path of asked) {
-      if (path.endsWith('.') && asked.has(path.slice(0, -1))) slots.push(path)
+      const node = this.#known.get(path)
+      if (node) out.set(path, node)
+      else if (path.endsWith('.') && asked.has(path.slice(0, -1))) slots.push(path)
       else first.push(path)
     }
     await this.#select(first, out)

@@ -10,6 +10,7 @@ import {
   type LeafRecord,
   type Logger,
   MAX_PAYLOAD_BYTES,
+  type MerkleNode,
   type MerkleNodeStore,
   type PageOptions,
   type Partition,
@@ -63,6 +64,21 @@ interface Connected {
 interface Stored {
   readonly version: number
   readonly updatedAt: number
+}
+
+/** A stored row's version, and its id's Merkle node when the version read joined the tree. */
+interface StoredWithNode extends Stored {
+  readonly node?: MerkleNode
+}
+
+/** A row of `versionsForUpdate` (or `versionsAndNodesForUpdate`, with the node columns). */
+interface VersionRow {
+  id: string
+  version: number
+  timestamp: number
+  merkle_hash?: string | null
+  is_leaf?: number | null
+  object_count?: number | string | null
 }
 
 const SUPERSEDED = 'superseded by a newer row with the same id in this batch'
@@ -359,12 +375,15 @@ export class MysqlL3Store implements L3Store {
     await state.db.transaction(async (tx) => {
       const writes: [ItemSql, EncodedRow[]][] = []
       const leaves: EncodedRow[] = []
+      // The nodes of ids already stored, read with their versions: the tree need not read them again.
+      const known = new Map<string, MerkleNode>()
       for (const [table, group] of groups) {
         const sql = this.#items(table)
         const stored = await this.#storedVersions(tx, sql, group)
         const written: EncodedRow[] = []
         for (const row of group) {
           const current = stored.get(row.id)
+          if (current?.node) known.set(row.id, current.node)
           if (isNewer(row, current)) {
             written.push(row)
             leaves.push(row)
@@ -384,7 +403,7 @@ export class MysqlL3Store implements L3Store {
           }
         }
       })()
-      await settled(rows, this.#applyLeaves(tx, leaves, rows))
+      await settled(rows, this.#applyLeaves(tx, leaves, rows, known))
     }, state.lock)
     return outcomes
   }
@@ -672,7 +691,7 @@ export class MysqlL3Store implements L3Store {
   #items(table: string): ItemSql {
     let sql = this.#itemSql.get(table)
     if (!sql) {
-      sql = new ItemSql(table)
+      sql = new ItemSql(table, this.#options.merkleTable)
       this.#itemSql.set(table, sql)
     }
     return sql
@@ -686,20 +705,32 @@ export class MysqlL3Store implements L3Store {
     return `${this.#connected?.database}.${table} id ${JSON.stringify(id)}`
   }
 
-  /** Stored `(version, updatedAt)` of the rows' ids, locked until the transaction ends. */
+  /**
+   * Stored `(version, updatedAt)` of the rows' ids, locked until the transaction ends; with the tree
+   * kept, each id's node too (same statement).
+   */
   async #storedVersions(
     tx: Session,
     sql: ItemSql,
     rows: readonly EncodedRow[],
-  ): Promise<Map<string, Stored>> {
-    const stored = new Map<string, Stored>()
+  ): Promise<Map<string, StoredWithNode>> {
+    const stored = new Map<string, StoredWithNode>()
+    const withNodes = this.#options.merkle
     // Ids are distinct here (one candidate per id).
     for (const piece of inPieces(rows.map((r) => r.id))) {
-      const found = await tx.execute<{ id: string; version: number; timestamp: number }[]>(
-        sql.versionsForUpdate(piece.length),
+      const found = await tx.execute<VersionRow[]>(
+        withNodes ? sql.versionsAndNodesForUpdate(piece.length) : sql.versionsForUpdate(piece.length),
         piece,
       )
-      for (const r of found) stored.set(r.id, { version: Number(r.version), updatedAt: Number(r.timestamp) })
+      for (const r of found) {
+        const version = { version: Number(r.version), updatedAt: Number(r.timestamp) }
+        const hash = r.merkle_hash
+        if (typeof hash !== 'string') stored.set(r.id, version)
+        else {
+          const node = { path: r.id, hash, leaf: r.is_leaf === 1, count: Number(r.object_count) }
+          stored.set(r.id, { ...version, node })
+        }
+      }
     }
     return stored
   }
@@ -740,7 +771,12 @@ export class MysqlL3Store implements L3Store {
    * this transaction writes nodes only after every read, so the side connection reads exactly the
    * tree this transaction updates. Node writes wait for the rows, on the transaction's connection.
    */
-  async #applyLeaves(tx: Executor, ops: readonly MerkleOp[], rowsWritten?: Promise<void>): Promise<void> {
+  async #applyLeaves(
+    tx: Executor,
+    ops: readonly MerkleOp[],
+    rowsWritten?: Promise<void>,
+    known?: ReadonlyMap<string, MerkleNode>,
+  ): Promise<void> {
     if (ops.length === 0) return
     const { table, merkle } = this.#options
     if (!merkle) {
@@ -769,6 +805,7 @@ export class MysqlL3Store implements L3Store {
                 return tx.execute(sql, params)
               },
             },
+            known,
           )
     await applyMerkleBatch(nodes, ops)
   }
