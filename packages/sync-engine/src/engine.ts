@@ -1791,6 +1791,9 @@ export class SyncEngine extends EventEmitter<Events> {
       )
       await this.#onChain(() => this.#recoverL2())
     } catch (error) {
+      // The next probe connects again: a client that ended (closed while it was reconnecting) only
+      // comes back through connect(); for a client that is up or reconnecting it is a no-op or a wait.
+      this.#l2Connected = false
       this.logger.debug({ error: errorMessage(error) }, 'L2 still away')
     } finally {
       this.#l2Probing = false

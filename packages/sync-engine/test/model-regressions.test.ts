@@ -1,5 +1,6 @@
 import { basename } from 'node:path'
-import { SyncItem } from '@sync-engine/core'
+import { BackendUnavailableError, SyncItem } from '@sync-engine/core'
+import { RedisL2Store } from '@sync-engine/redis-tier'
 import { SqliteL3Store } from '@sync-engine/sqlite-tier'
 import { FaultProxy } from '@sync-engine/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -93,5 +94,43 @@ describe('found by the model-based test', () => {
     const roots = await two.engine.merkleRoots()
     expect(roots.l2).toBe(roots.l3)
     expect((await two.engine.get('stale.l2'))?.version).toBe(2)
+  })
+
+  it('an L2 client that ended while L2 was away is connected again by the probe (FC_SEED=31337)', async () => {
+    // A Redis client closed while it was reconnecting answers "Connection is closed." until connect().
+    const inner = new RedisL2Store({
+      url: file.services.redisUrl,
+      prefix: `${file.services.prefix}ended:`,
+      logger: quiet,
+    })
+    let ended = false
+    const closed = () => new BackendUnavailableError('redis', 'Connection is closed.')
+    const l2 = new Proxy(inner, {
+      get(target, key) {
+        const value: unknown = Reflect.get(target, key, target)
+        if (typeof value !== 'function') return value
+        const fn = value as (...args: unknown[]) => Promise<unknown>
+        if (key === 'connect')
+          return (...args: unknown[]) => {
+            ended = false
+            return fn.apply(target, args)
+          }
+        if (key === 'health')
+          return (...args: unknown[]) =>
+            ended
+              ? Promise.resolve({ ok: false, latencyMs: 0, error: closed().message })
+              : fn.apply(target, args)
+        if (key === 'close') return fn.bind(target)
+        return (...args: unknown[]) => (ended ? Promise.reject(closed()) : fn.apply(target, args))
+      },
+    })
+    const { engine } = embedded({ redis: l2, resilience: { probeIntervalMs: 20, halfOpenAfterMs: 20 } })
+    await engine.start()
+    ended = true
+    await engine.submit(SyncItem.fromJson('ended.1', { n: 1 }))
+    await engine.flush() // the L2 write fails: L2 detached, the probe starts
+    expect((await engine.health()).l2.attached).toBe(false)
+    await eventually(async () => (await engine.health()).l2.attached === true, 5000)
+    expect(await inner.get('ended.1')).not.toBeNull() // repaired into L2
   })
 })
