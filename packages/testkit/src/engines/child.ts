@@ -11,13 +11,7 @@ import { seededRandom } from '../faults/random.js'
 import type { EngineRequest, ItemInput, ItemView, LoadReport, LoadSpec } from './protocol.js'
 
 /** What the child needs of an item: the `SyncItem` shape. */
-interface Item {
-  readonly id: string
-  readonly version: number
-  readonly updatedAt: number
-  readonly state: string
-  readonly contentType: 'json' | 'binary'
-  readonly contentHash: string
+interface Item extends Omit<ItemView, 'value'> {
   readonly content: Uint8Array
   json(): unknown
 }
