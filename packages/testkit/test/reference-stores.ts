@@ -1,5 +1,6 @@
 import {
   checkId,
+  checkPrefix,
   checkState,
   type GetManyResult,
   type HealthProbe,
@@ -138,6 +139,7 @@ export class ReferenceL3Store implements L3Store {
     return deleteIds(this.rows, this.#withState(state))
   }
   #withPrefix(prefix: string) {
+    checkPrefix(prefix)
     return [...this.rows.keys()].filter((id) => id.startsWith(prefix))
   }
   async scanPrefix(prefix: string, options?: PageOptions) {
