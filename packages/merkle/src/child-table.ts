@@ -76,12 +76,6 @@ export class ChildTable implements ReadonlyMap<string, string> {
     return i < 0 ? undefined : this.#hex(i)
   }
 
-  /** The child at `segment` as a node at `path`. */
-  node(segment: string, path: string): MerkleNode | undefined {
-    const i = this.#find(segment)
-    return i < 0 ? undefined : this.#node(i, path)
-  }
-
   /** Index of the child at `segment` (valid until the next change of the child set), or -1. */
   indexOf(segment: string): number {
     return this.#find(segment)
