@@ -35,7 +35,12 @@ interface NodeRow {
   path: string
   merkle_hash: string
   is_leaf: number
-  object_count: number
+  object_count: number | string
+}
+
+/** The node at `path` from a row's `merkle_hash`, `is_leaf` and `object_count` columns. */
+export function nodeOf(path: string, row: Omit<NodeRow, 'path'>): MerkleNode {
+  return { path, hash: row.merkle_hash, leaf: row.is_leaf === 1, count: Number(row.object_count) }
 }
 
 interface ChildRow {
@@ -107,7 +112,7 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
     for (const piece of inPieces(paths)) {
       const rows = await this.#reads.execute<NodeRow[]>(this.#sql.select(piece.length), piece)
       for (const r of rows) {
-        out.set(r.path, { path: r.path, hash: r.merkle_hash, leaf: r.is_leaf === 1, count: r.object_count })
+        out.set(r.path, nodeOf(r.path, r))
       }
     }
   }

@@ -26,7 +26,7 @@ import mysql, { type PoolOptions } from 'mysql2/promise'
 import { inPieces, rowPieces } from './chunks.js'
 import { Database, type Executor, type Session } from './db.js'
 import { type Filter, ItemSql } from './item-sql.js'
-import { MysqlMerkleNodeStore, NodeSql } from './node-store.js'
+import { MysqlMerkleNodeStore, NodeSql, nodeOf } from './node-store.js'
 import { type MysqlL3StoreOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import {
   decodeLeaf,
@@ -724,12 +724,10 @@ export class MysqlL3Store implements L3Store {
       )
       for (const r of found) {
         const version = { version: Number(r.version), updatedAt: Number(r.timestamp) }
-        const hash = r.merkle_hash
-        if (typeof hash !== 'string') stored.set(r.id, version)
-        else {
-          const node = { path: r.id, hash, leaf: r.is_leaf === 1, count: Number(r.object_count) }
-          stored.set(r.id, { ...version, node })
-        }
+        const { merkle_hash, is_leaf, object_count } = r
+        if (typeof merkle_hash !== 'string' || is_leaf == null || object_count == null)
+          stored.set(r.id, version)
+        else stored.set(r.id, { ...version, node: nodeOf(r.id, { merkle_hash, is_leaf, object_count }) })
       }
     }
     return stored
