@@ -90,6 +90,11 @@ describe('item documents', () => {
       Buffer.from(good.toString().replace('"state":"default"', '"state":""')),
       Buffer.from(good.toString().replace('"state":"default",', '')),
       Buffer.from(good.toString().replace(',"payload":', ',"content_type":"text","payload":')),
+      // Read by the byte-level header reader: altered payload, altered hash, a version out of range.
+      Buffer.from(good.toString().replace('"payload":[1]', '"payload":[2]')),
+      Buffer.from(good.toString().replace(/"payload_hash":"./, '"payload_hash":"A')),
+      Buffer.from(good.toString().replace('"version":1,', '"version":99999999999999999,')),
+      Buffer.from(good.toString().replace('"version":1,', '"version":0,')),
     ]) {
       expect(() => decodeDocument(raw, 'g', 'key:g'), raw.toString()).toThrow(CorruptDataError)
     }
