@@ -11,7 +11,7 @@ import {
   type ReceivedChange,
   validateId,
 } from '@sync-engine/core'
-import { type Arg, backendError, RedisConnection, withTimeout } from './connection.js'
+import { type Arg, backendError, RedisConnection, scriptCommand, withTimeout } from './connection.js'
 import { KeyLayout } from './keys.js'
 import {
   bad,
@@ -20,6 +20,7 @@ import {
   type RedisConnectionOptions,
   resolveConnectionOptions,
 } from './options.js'
+import { APPEND_CHANGES } from './scripts.js'
 
 /** Default `MAXLEN ~` of the stream (SPEC §14 `cdc.maxLen`). */
 export const DEFAULT_CDC_MAX_LEN = 100_000
@@ -39,8 +40,8 @@ function encodeMeta(meta: ChangeMeta): string {
   return `${json}"origin":${JSON.stringify(meta.origin)}}`
 }
 
-/** `head` (the XADD key and trimming), then the entry's fields. */
-function xaddArgs(head: readonly Arg[], entry: ChangeEntry, index: number): Arg[] {
+/** The five APPEND_CHANGES arguments of `entry` (op, key, hash, data, meta), validated. */
+function entryArgs(entry: ChangeEntry, index: number, out: Arg[]): void {
   const where = `entries[${index}]`
   if (entry === null || typeof entry !== 'object')
     throw new InvalidArgumentError(where, `${where} must be a change entry`)
@@ -56,24 +57,25 @@ function xaddArgs(head: readonly Arg[], entry: ChangeEntry, index: number): Arg[
   if (entry.meta === null || typeof entry.meta !== 'object' || typeof entry.meta.origin !== 'string') {
     throw new InvalidArgumentError(`${where}.meta`, `${where}.meta must be change metadata with an origin`)
   }
-  const fields: Arg[] = [...head, 'op', entry.op, 'key', entry.key, 'hash', entry.hash]
+  let data: Arg = ''
   if (entry.op === 'PUT') {
     if (!(entry.data instanceof Uint8Array)) {
       throw new InvalidArgumentError(`${where}.data`, `${where}.data must be the content bytes of a PUT`)
     }
-    const data = entry.data
-    fields.push(
-      'data',
-      Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-    )
+    const bytes = entry.data
+    data = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   }
-  fields.push('meta', encodeMeta(entry.meta))
-  return fields
+  out.push(entry.op, entry.key, entry.hash, data, encodeMeta(entry.meta))
 }
 
+/** Entries and bytes per APPEND_CHANGES call: Redis runs a script to its end before anything else. */
+const APPEND_ENTRIES = 1000
+const APPEND_BYTES = 4 * 1024 * 1024
+
 /**
- * Appends change entries to the stream `{prefix}__se:cdc` (SPEC §10): one pipelined
- * `XADD key MAXLEN ~ maxLen * op … key … hash … [data …] meta …` per entry, `data` as raw bytes.
+ * Appends change entries to the stream `{prefix}__se:cdc` (SPEC §10): one
+ * `XADD key MAXLEN ~ maxLen * op … key … hash … [data …] meta …` per entry, `data` as raw bytes, run
+ * by a script that takes up to 1000 entries a call.
  */
 export class RedisChangePublisher implements ChangePublisher {
   readonly keys: KeyLayout
@@ -90,6 +92,7 @@ export class RedisChangePublisher implements ChangePublisher {
   /** Connects the client (a no-op for a caller's client that is already connected). */
   async connect(): Promise<void> {
     await this.#conn.connect()
+    await this.#conn.loadScripts([APPEND_CHANGES])
   }
 
   async close(): Promise<void> {
@@ -100,13 +103,21 @@ export class RedisChangePublisher implements ChangePublisher {
     if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', 'entries must be an array')
     if (entries.length === 0) return
     const key = this.keys.cdc
-    const head: Arg[] = [key, 'MAXLEN', '~', this.maxLen, '*']
-    const commands = entries.map((entry, i) => ({
-      key,
-      name: 'XADD',
-      args: xaddArgs(head, entry, i),
-    }))
-    const replies = await this.#conn.exec(commands)
+    // Validated whole before anything is sent: a bad entry appends nothing.
+    const calls: Arg[][] = []
+    let args: Arg[] = [this.maxLen]
+    let bytes = 0
+    entries.forEach((entry, i) => {
+      if (args.length > 1 && (args.length > APPEND_ENTRIES * 5 || bytes > APPEND_BYTES)) {
+        calls.push(args)
+        args = [this.maxLen]
+        bytes = 0
+      }
+      entryArgs(entry, i, args)
+      bytes += (entry.data?.byteLength ?? 0) + entry.key.length + 200
+    })
+    calls.push(args)
+    const replies = await this.#conn.exec(calls.map((argv) => scriptCommand(APPEND_CHANGES, [key], argv)))
     for (const [error] of replies) {
       if (error) throw new CorruptDataError(key, `cannot append to the change stream: ${error.message}`)
     }

@@ -266,6 +266,46 @@ export class RedisConnection {
     return this.isCluster ? keySlot(key) : 0
   }
 
+  /**
+   * Splits key indices into script calls, in order: one slot's keys a call (Redis Cluster), at most
+   * `maxKeys` keys and about `maxBytes` of `weight` a call, and no key twice in one call (a script
+   * may defer its writes to the end of the call).
+   */
+  scriptCalls(
+    keys: readonly string[],
+    weight: (i: number) => number,
+    maxKeys: number,
+    maxBytes: number,
+  ): number[][] {
+    const bySlot = new Map<number, number[]>()
+    for (let i = 0; i < keys.length; i++) {
+      const slot = this.slotOf(keys[i]!)
+      const group = bySlot.get(slot)
+      if (group) group.push(i)
+      else bySlot.set(slot, [i])
+    }
+    const calls: number[][] = []
+    for (const group of bySlot.values()) {
+      let call: number[] = []
+      let bytes = 0
+      const inCall = new Set<string>()
+      for (const i of group) {
+        const full = call.length === maxKeys || bytes + weight(i) > maxBytes
+        if (call.length > 0 && (full || inCall.has(keys[i]!))) {
+          calls.push(call)
+          call = []
+          bytes = 0
+          inCall.clear()
+        }
+        call.push(i)
+        inCall.add(keys[i]!)
+        bytes += weight(i)
+      }
+      if (call.length > 0) calls.push(call)
+    }
+    return calls
+  }
+
   async #send(
     commands: readonly Command[],
     indices: number[],

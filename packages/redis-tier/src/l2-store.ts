@@ -392,7 +392,7 @@ export class RedisL2Store implements L2Store {
   /** Runs READ over `ids`, one call per slot group; one answer (or error) per id. */
   async #readScript(ids: readonly string[], what: 'value' | 'state', buffer: boolean): Promise<unknown[]> {
     const keys = ids.map((id) => this.keys.item(id))
-    const calls = this.#scriptCalls(keys, () => 1)
+    const calls = this.#conn.scriptCalls(keys, () => 1, ITEMS_PER_SCRIPT, BYTES_PER_SCRIPT)
     const replies = await this.#conn.exec(
       calls.map((call) =>
         scriptCommand(
@@ -413,10 +413,15 @@ export class RedisL2Store implements L2Store {
   async #mutate(op: Op, ops: readonly Mutation[], ttl: number): Promise<(MutationResult | Error)[]> {
     if (ops.length === 0) return []
     const keys = ops.map((m) => m.key)
-    const calls = this.#scriptCalls(keys, (i) => {
-      const record = ops[i]!.record
-      return record === undefined ? 0 : documentSize(record)
-    })
+    const calls = this.#conn.scriptCalls(
+      keys,
+      (i) => {
+        const record = ops[i]!.record
+        return record === undefined ? 0 : documentSize(record)
+      },
+      ITEMS_PER_SCRIPT,
+      BYTES_PER_SCRIPT,
+    )
     const sets = this.#conn.isCluster ? '' : this.keys.statePrefix
     const commands = calls.map((call) => {
       const argv: Arg[] = [op, sets, ttl, this.keys.prefixBytes]
@@ -472,41 +477,6 @@ export class RedisL2Store implements L2Store {
     chunked(add, 'ZADD', (id) => [0, id])
     const replies = await this.#conn.exec(commands)
     for (const [error] of replies) if (error) throw backendError(error, 'state sets', this.#conn.timeoutMs)
-  }
-
-  /**
-   * Splits key indices into script calls, in order: at most `ITEMS_PER_SCRIPT` keys and about
-   * `BYTES_PER_SCRIPT` of arguments per call, no key twice in one call (the write script defers its
-   * MSET to the end of the call), and on a cluster only keys of one slot per call.
-   */
-  #scriptCalls(keys: readonly string[], weight: (i: number) => number): number[][] {
-    const bySlot = new Map<number, number[]>()
-    for (let i = 0; i < keys.length; i++) {
-      const slot = this.#conn.slotOf(keys[i]!)
-      const group = bySlot.get(slot)
-      if (group) group.push(i)
-      else bySlot.set(slot, [i])
-    }
-    const calls: number[][] = []
-    for (const group of bySlot.values()) {
-      let call: number[] = []
-      let bytes = 0
-      const inCall = new Set<string>()
-      for (const i of group) {
-        const full = call.length === ITEMS_PER_SCRIPT || bytes + weight(i) > BYTES_PER_SCRIPT
-        if (call.length > 0 && (full || inCall.has(keys[i]!))) {
-          calls.push(call)
-          call = []
-          bytes = 0
-          inCall.clear()
-        }
-        call.push(i)
-        inCall.add(keys[i]!)
-        bytes += weight(i)
-      }
-      if (call.length > 0) calls.push(call)
-    }
-    return calls
   }
 
   /** Maps per-call replies back to per-key answers; a call's error reply becomes each of its keys' answer. */

@@ -6,16 +6,18 @@ import {
   type MerkleNodeStore,
 } from '@sync-engine/core'
 import { parentPath, ROOT_PATH, segmentOf } from '@sync-engine/merkle'
-import type { Arg, Command, RedisConnection } from './connection.js'
+import { type Arg, type RedisConnection, scriptCommand } from './connection.js'
 import type { KeyLayout } from './keys.js'
+import { HASH_WRITES } from './scripts.js'
 
 /** Field prefix of a child entry: `c:{segment}` → child hash. Node fields (`hash`, …) have no `:`. */
 const CHILD = 'c:'
 const NODE_FIELDS = ['hash', 'count', 'leaf'] as const
 const HEX64 = /^[0-9a-f]{64}$/
 const COUNT = /^(0|[1-9][0-9]{0,15})$/
-/** Fields per HSET/HDEL of a parent's children (bounded command size). */
-const FIELDS_PER_COMMAND = 1000
+/** Node keys and arguments per HASH_WRITES call (Redis runs a script to its end before anything else). */
+const KEYS_PER_CALL = 1000
+const ARGS_PER_CALL = 20_000
 
 /**
  * The Merkle mirror of SPEC §5.1/§6: one Redis hash per node at `{prefix}__se:merkle:{path}`
@@ -29,8 +31,9 @@ const FIELDS_PER_COMMAND = 1000
  * never collide with the node's own fields; a field is split at its first two characters only, never
  * at a separator. Deleting a node removes its three node fields (and its entry in the parent); child
  * entries stay, as the contract asks (it does not touch nodes below), and Redis drops a hash left
- * empty. `writeNodes` is one MULTI/EXEC on a single server; on a cluster, node keys sit in many
- * slots, so it is one pipeline per node (not atomic across nodes).
+ * empty. `writeNodes` runs a script over up to 1000 node keys a call (one command instead of several
+ * per node), all calls in one MULTI/EXEC on a single server; on a cluster, node keys sit in many
+ * slots, so it is one call per slot group (not atomic across nodes).
  */
 export class RedisMerkleNodeStore implements MerkleNodeStore {
   readonly #conn: RedisConnection
@@ -91,43 +94,43 @@ export class RedisMerkleNodeStore implements MerkleNodeStore {
   }
 
   async writeNodes(changes: MerkleNodeChanges): Promise<void> {
-    const commands: Command[] = []
-    const removeChild = new Map<string, Arg[]>()
-    const setChild = new Map<string, Arg[]>()
-    const add = (map: Map<string, Arg[]>, parent: string, ...args: Arg[]) => {
-      const list = map.get(parent)
-      if (list) list.push(...args)
-      else map.set(parent, args)
+    // Per node key: the fields to delete, then the field/value pairs to set.
+    const writes = new Map<string, { del: Arg[]; set: Arg[] }>()
+    const at = (path: string) => {
+      const key = this.#keys.merkle(path)
+      let write = writes.get(key)
+      if (!write) {
+        write = { del: [], set: [] }
+        writes.set(key, write)
+      }
+      return write
     }
     for (const path of changes.delete) {
       checkPath(path)
-      const key = this.#keys.merkle(path)
-      commands.push({ key, name: 'HDEL', args: [key, ...NODE_FIELDS] })
-      if (path !== ROOT_PATH) add(removeChild, parentPath(path), CHILD + segmentOf(path))
+      at(path).del.push(...NODE_FIELDS)
+      if (path !== ROOT_PATH) at(parentPath(path)).del.push(CHILD + segmentOf(path))
     }
     for (const node of changes.upsert) {
       checkNode(node)
-      const key = this.#keys.merkle(node.path)
-      commands.push({
-        key,
-        name: 'HSET',
-        args: [key, 'hash', node.hash, 'count', node.count, 'leaf', node.leaf ? '1' : '0'],
-      })
-      if (node.path !== ROOT_PATH)
-        add(setChild, parentPath(node.path), CHILD + segmentOf(node.path), node.hash)
+      at(node.path).set.push('hash', node.hash, 'count', node.count, 'leaf', node.leaf ? '1' : '0')
+      if (node.path !== ROOT_PATH) at(parentPath(node.path)).set.push(CHILD + segmentOf(node.path), node.hash)
     }
-    const perParent = (map: Map<string, Arg[]>, name: string, width: number) => {
-      for (const [parent, args] of map) {
-        const key = this.#keys.merkle(parent)
-        const step = FIELDS_PER_COMMAND * width
-        for (let at = 0; at < args.length; at += step) {
-          commands.push({ key, name, args: [key, ...args.slice(at, at + step)] })
-        }
-      }
-    }
-    perParent(removeChild, 'HDEL', 1)
-    perParent(setChild, 'HSET', 2)
-    if (commands.length === 0) return
+    if (writes.size === 0) return
+    const keys = [...writes.keys()]
+    const lists = [...writes.values()]
+    const calls = this.#conn.scriptCalls(
+      keys,
+      (i) => 2 + lists[i]!.del.length + lists[i]!.set.length,
+      KEYS_PER_CALL,
+      ARGS_PER_CALL,
+    )
+    const commands = calls.map((call) =>
+      scriptCommand(
+        HASH_WRITES,
+        call.map((i) => keys[i]!),
+        call.flatMap((i) => [lists[i]!.del.length, ...lists[i]!.del, lists[i]!.set.length, ...lists[i]!.set]),
+      ),
+    )
     const replies = await this.#conn.exec(commands, { atomic: true })
     replies.forEach(([error], i) => {
       if (error) throw new CorruptDataError(commands[i]!.key, `merkle mirror write failed: ${error.message}`)

@@ -186,4 +186,51 @@ return out
 `,
 )
 
-export const SCRIPTS: readonly LuaScript[] = [MUTATE, READ]
+/**
+ * Appends change entries to one stream (SPEC §10). KEYS[1]: the stream; ARGV[1]: its `MAXLEN ~`;
+ * then five arguments an entry: op, key, hash, data (ignored for a DEL, which has no data field) and
+ * meta. Each entry is its own `XADD … MAXLEN ~ n *`, in order — the same entries as pipelined XADDs,
+ * for one command instead of one per entry (most of the cost of a pipelined XADD is the client's).
+ */
+export const APPEND_CHANGES = new LuaScript(
+  'append-changes',
+  `
+local key, maxlen, call = KEYS[1], ARGV[1], redis.call
+for i = 2, #ARGV, 5 do
+  if ARGV[i] == 'DEL' then
+    call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'op', 'DEL', 'key', ARGV[i + 1], 'hash', ARGV[i + 2],
+      'meta', ARGV[i + 4])
+  else
+    call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'op', ARGV[i], 'key', ARGV[i + 1], 'hash', ARGV[i + 2],
+      'data', ARGV[i + 3], 'meta', ARGV[i + 4])
+  end
+end
+return (#ARGV - 1) / 5
+`,
+)
+
+/**
+ * Hash writes of the Merkle mirror. KEYS: hash keys, each at most once a call. Per key, in ARGV: a
+ * count n and n fields to HDEL, then a count m and m field/value arguments to HSET (deletes first).
+ * Long lists go in slices of 1000 arguments (Lua's stack holds about 8000).
+ */
+export const HASH_WRITES = new LuaScript(
+  'hash-writes',
+  `
+local call, unpack, a = redis.call, unpack, 1
+local function run(command, k, from, n)
+  for s = from, from + n - 1, 1000 do call(command, k, unpack(ARGV, s, math.min(s + 999, from + n - 1))) end
+end
+for _, k in ipairs(KEYS) do
+  local n = tonumber(ARGV[a])
+  if n > 0 then run('HDEL', k, a + 1, n) end
+  a = a + 1 + n
+  n = tonumber(ARGV[a])
+  if n > 0 then run('HSET', k, a + 1, n) end
+  a = a + 1 + n
+end
+return #KEYS
+`,
+)
+
+export const SCRIPTS: readonly LuaScript[] = [MUTATE, READ, HASH_WRITES]

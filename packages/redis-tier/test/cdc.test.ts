@@ -82,6 +82,34 @@ describe('change stream', () => {
     expect(Object.keys(fields(1))).toEqual(['op', 'key', 'hash', 'meta'])
   })
 
+  it('appends a large batch whole and in order, over several script calls and after SCRIPT FLUSH', async () => {
+    const big = new RedisChangePublisher({ url: redisUrl, prefix, maxLen: 100_000 })
+    await big.connect()
+    try {
+      const batch = Array.from({ length: 2500 }, (_, i) => (i % 7 === 3 ? del(`id.${i}`) : put(`id.${i}`)))
+      batch[10] = put('empty.binary', new Uint8Array(0))
+      await admin.script('FLUSH')
+      await big.publish(batch)
+      const entries = await admin.xrangeBuffer(`${prefix}__se:cdc`, '-', '+')
+      const fields = entries.map(([, flat]) =>
+        flat
+          .filter((_, k) => k % 2 === 0)
+          .map(String)
+          .join(','),
+      )
+      expect(entries.map(([, flat]) => `${flat[1]} ${flat[3]}`)).toEqual(batch.map((e) => `${e.op} ${e.key}`))
+      expect(fields).toEqual(
+        batch.map((e) => (e.op === 'PUT' ? 'op,key,hash,data,meta' : 'op,key,hash,meta')),
+      )
+      // A bad entry anywhere in a batch appends nothing of it.
+      const bad = [put('fine.1'), { ...put('fine.2'), hash: 7 as never }]
+      await expect(big.publish(bad)).rejects.toBeInstanceOf(InvalidArgumentError)
+      expect(await admin.xlen(`${prefix}__se:cdc`)).toBe(2500)
+    } finally {
+      await big.close()
+    }
+  })
+
   it('a feed from "earliest" reads everything in order, then only what is new', async () => {
     await publisher.publish([put('a'), put('b'), del('a')])
     const f = feed({ start: 'earliest' })

@@ -73,6 +73,27 @@ describe('Redis Merkle mirror', () => {
     )
   })
 
+  it('keeps a parent of 2500 children (several script calls, long field lists) equal to memory', async () => {
+    await withStore(async (store) => {
+      const memory = new MemoryMerkleNodeStore()
+      const ops = (n: number, from = 0): MerkleOp[] =>
+        Array.from({ length: n }, (_, i) => ({
+          op: 'upsert',
+          id: `wide.${from + i}`,
+          version: 1,
+          contentHash: sha256Hex(String(i)),
+        }))
+      const gone: MerkleOp[] = Array.from({ length: 1200 }, (_, i) => ({ op: 'delete', id: `wide.${i}` }))
+      for (const batch of [ops(2500), [...gone, ...ops(300, 5000)]]) {
+        const a = await applyMerkleBatch(memory, batch)
+        expect((await applyMerkleBatch(store.merkle, batch)).root).toBe(a.root)
+      }
+      const [mine, theirs] = await Promise.all([store.merkle.children('wide'), memory.getChildren(['wide'])])
+      expect(mine.size).toBe(1600)
+      expect(Object.fromEntries(mine)).toEqual(Object.fromEntries(theirs.get('wide')!))
+    })
+  })
+
   it('lays nodes out as hashes: hash/count/leaf fields plus one c:{segment} field per child', async () => {
     await withStore(async (store) => {
       const h = (c: string) => c.repeat(64)
