@@ -245,6 +245,19 @@ const emptyReport = (reason: string): FlushReport => ({
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 /** What a flush's direct L3 writes committed (filled as they go, so a later failure keeps the facts). */
+/** A batch whose L3 half is done (see `#commitBatch`), waiting for its L2 half. */
+interface CommittedBatch {
+  readonly entries: Entry[]
+  readonly puts: PutEntry[]
+  readonly deletes: DeleteEntry[]
+  readonly states: Map<string, StateEntry[]>
+  readonly l3Puts: PutEntry[]
+  /** Puts L3 wrote (or that have no L3 part). */
+  readonly written: PutEntry[]
+  readonly done: L3Done
+  readonly viaWal: boolean
+}
+
 interface L3Done {
   readonly outcomes: Map<string, PutOutcome>
   readonly deleted: Set<string>
@@ -991,9 +1004,32 @@ export class SyncEngine extends EventEmitter<Events> {
     const report: Mutable<FlushReport> = emptyReport(reason)
     if (this.#queue.empty) return report
     const started = performance.now()
-    for (const segment of this.#queue.drain()) {
-      if (segment.kind === 'entries') await this.#flushEntries([...segment.entries.values()], report)
-      else await this.#runBulk(segment, report)
+    // Batch k+1's L3 transaction runs while batch k goes to L2 and the change stream: L3 commits stay
+    // in batch order, and so do the L2 halves (a chain); a bulk operation waits for both.
+    let published: Promise<void> = Promise.resolve()
+    try {
+      for (const segment of this.#queue.drain()) {
+        if (segment.kind !== 'entries') {
+          await published
+          await this.#runBulk(segment, report)
+          continue
+        }
+        for (const entries of this.#batches(segment.entries)) {
+          const batch = await this.#commitBatch(entries, report)
+          if (!batch) continue
+          const previous = published
+          published = (async () => {
+            try {
+              await previous
+            } finally {
+              await this.#publishBatch(batch, report)
+            }
+          })()
+          published.catch(() => undefined)
+        }
+      }
+    } finally {
+      await published
     }
     report.durationMs = performance.now() - started
     this.#flushedTotal += report.items
@@ -1019,7 +1055,31 @@ export class SyncEngine extends EventEmitter<Events> {
     return report
   }
 
-  async #flushEntries(entries: Entry[], report: Mutable<FlushReport>): Promise<void> {
+  /**
+   * A segment's entries in id order, cut into batches of at most `batch.maxItems` entries and about
+   * `batch.maxBytes` bytes: one L3 transaction each, however much was queued.
+   */
+  *#batches(entries: Map<string, Entry>): Generator<Entry[]> {
+    const { maxItems, maxBytes } = this.config.batch
+    let batch: Entry[] = []
+    let bytes = 0
+    for (const entry of [...entries.values()].sort(byId)) {
+      if (batch.length > 0 && (batch.length >= maxItems || bytes + entry.bytes > maxBytes)) {
+        yield batch
+        batch = []
+        bytes = 0
+      }
+      batch.push(entry)
+      bytes += entry.bytes
+    }
+    if (batch.length > 0) yield batch
+  }
+
+  /**
+   * The first half of a batch: its L3 transaction (or the WAL when L3 is out), one batch at a time.
+   * Resolves with what the second half needs, or nothing when the batch ended here.
+   */
+  async #commitBatch(entries: Entry[], report: Mutable<FlushReport>): Promise<CommittedBatch | undefined> {
     const puts: PutEntry[] = []
     const deletes: DeleteEntry[] = []
     const states = new Map<string, StateEntry[]>()
@@ -1028,7 +1088,6 @@ export class SyncEngine extends EventEmitter<Events> {
       else if (e.kind === 'delete') deletes.push(e)
       else pushTo(states, e.state, e)
     }
-    puts.sort(byId)
     report.items += entries.length
     report.puts += puts.length
     report.deletes += deletes.length
@@ -1066,7 +1125,7 @@ export class SyncEngine extends EventEmitter<Events> {
         puts.push(put)
         l3Puts.push(put)
       }
-      if (!(await this.#logBacklog(l3Puts, deletes, entries, report))) return
+      if (!(await this.#logBacklog(l3Puts, deletes, entries, report))) return undefined
     }
 
     // Rows L3 rejected or found stale must not reach L2 or stay pinned in L1.
@@ -1084,7 +1143,16 @@ export class SyncEngine extends EventEmitter<Events> {
     }
     // What L3 really committed feeds the filter, even when a later call of this flush failed.
     this.#filter.committed(this.#createdIds(done.outcomes.values()), [...done.deleted])
+    return { entries, puts, deletes, states, l3Puts, written, done, viaWal }
+  }
 
+  /**
+   * The second half of a batch, in batch order: L2 documents, the Merkle mirror, the change stream,
+   * then the entries settle. Runs beside the next batch's L3 transaction.
+   */
+  async #publishBatch(batch: CommittedBatch, report: Mutable<FlushReport>): Promise<void> {
+    const { entries, puts, deletes, states, l3Puts, written, done, viaWal } = batch
+    const l3 = this.#l3
     // The new state of items whose state changed, read once for L2 and the change stream.
     let stateItems = new Map<string, SyncItem>()
     if (l3 && done.stateChanged.length) {

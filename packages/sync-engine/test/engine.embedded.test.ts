@@ -204,6 +204,46 @@ describe('state and prefix API (through the pipeline)', () => {
     expect(await engine.countByState('hot')).toBe(0)
   })
 
+  it('a flush of more than batch.maxItems entries writes L3 in id-ordered batches of at most maxItems', async () => {
+    const temp = makeTempDir('batches')
+    const store = new SqliteL3Store({ url: `sqlite:${temp.path}/l3.db`, logger: quiet })
+    const batches: string[][] = []
+    const putBatch = store.putBatch.bind(store)
+    store.putBatch = (rows) => {
+      batches.push(rows.map((r) => r.id))
+      return putBatch(rows)
+    }
+    const engine = track(
+      new SyncEngine({
+        sql: store,
+        wal: { path: `${temp.path}/wal.db` },
+        logger: quiet,
+        batch: { maxItems: 300, maxAgeMs: 60_000 },
+      }),
+    )
+    try {
+      await engine.start()
+      const items = Array.from({ length: 1000 }, (_, i) => user((i * 7919) % 1000))
+      await engine.submitMany(items)
+      const gone = engine.deletePrefix('user.0001')
+      await engine.flush()
+      expect((await gone).length).toBe(100)
+      expect(batches.length).toBeGreaterThanOrEqual(4)
+      for (const batch of batches) {
+        expect(batch.length).toBeLessThanOrEqual(300)
+        expect(batch).toEqual([...batch].sort())
+      }
+      expect(batches.flat().sort()).toEqual(items.map((i) => i.id).sort())
+      // The deletePrefix queued after the writes acted on them, all batches committed first.
+      expect(await engine.countPrefix('user.0001')).toBe(0)
+      expect(await engine.countPrefix('user.')).toBe(900)
+      expect((await engine.verifyMerkle()).ok).toBe(true)
+    } finally {
+      await engine.shutdown()
+      temp.remove()
+    }
+  })
+
   it('deletePrefix acts after earlier writes and before later ones, keeping the Merkle root right', async () => {
     const { engine } = embedded()
     await engine.start()
