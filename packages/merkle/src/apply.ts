@@ -5,6 +5,7 @@ import {
   type MerkleNodeStore,
 } from '@sync-engine/core'
 import { type MerkleBatch, reduceBatch } from './batch.js'
+import { buildTree } from './build.js'
 import { ChildTable, type SortedChanges } from './child-table.js'
 import { hashSortedChildren, isSorted, sortChildren } from './hash.js'
 import { MemoryMerkleNodeStore } from './memory-store.js'
@@ -16,7 +17,11 @@ export interface MerkleApplyResult {
   readonly root: string | null
   /** Leaves in the tree after the batch. */
   readonly leafCount: number
-  /** The node writes made (and to copy to a mirror); empty when the batch changed nothing. */
+  /**
+   * The node writes made (and to copy to a mirror); empty when the batch changed nothing. After a
+   * batch into an empty `MemoryMerkleNodeStore` (built in one pass), made on first read, as they were
+   * after that batch.
+   */
   readonly changes: MerkleNodeChanges
 }
 
@@ -39,12 +44,14 @@ type Plan = Generator<Step, MerkleApplyResult, unknown>
  * Applies a batch to a tree kept in `store` incrementally (SPEC §6): only the touched leaves and
  * their ancestors are read and rewritten, with three store calls whatever the depth (one `getNodes`,
  * one `getChildren`, one `writeNodes`). The result equals a from-scratch computation over the final
- * set of leaves. Applies on one store must not overlap.
+ * set of leaves. Applies on one store must not overlap. An empty `MemoryMerkleNodeStore` is filled
+ * in one pass instead (`buildTree`: the same tree, without the incremental bookkeeping).
  */
 export async function applyMerkleBatch(
   store: MerkleNodeStore,
   batch: MerkleBatch,
 ): Promise<MerkleApplyResult> {
+  if (store instanceof MemoryMerkleNodeStore && store.isEmpty()) return buildInto(store, batch)
   const plan = planBatch(batch, !(store instanceof MemoryMerkleNodeStore))
   for (let step = plan.next(); ; ) {
     if (step.done) return step.value
@@ -57,6 +64,7 @@ export async function applyMerkleBatch(
 
 /** `applyMerkleBatch` over a synchronous store: the same algorithm, without promises. */
 export function applyMerkleBatchSync(store: SyncMerkleNodeStore, batch: MerkleBatch): MerkleApplyResult {
+  if (store instanceof MemoryMerkleNodeStore && store.isEmpty()) return buildInto(store, batch)
   const plan = planBatch(batch, !(store instanceof MemoryMerkleNodeStore))
   for (let step = plan.next(); ; ) {
     if (step.done) return step.value
@@ -64,6 +72,25 @@ export function applyMerkleBatchSync(store: SyncMerkleNodeStore, batch: MerkleBa
     if (s.kind === 'getNodes') step = plan.next(store.getNodesSync(s.paths))
     else if (s.kind === 'getChildren') step = plan.next(store.getChildrenSync(s.parents))
     else step = plan.next(store.writeNodesSync(s.changes))
+  }
+}
+
+/**
+ * A batch applied to an empty in-memory store: the tree is built bottom-up in one pass (`buildTree`)
+ * and handed to the store, with the same result as the incremental algorithm.
+ */
+function buildInto(store: MemoryMerkleNodeStore, batch: MerkleBatch): MerkleApplyResult {
+  const built = buildTree(batch)
+  store.adopt(built.root, built.tables)
+  let changes: MerkleNodeChanges | undefined
+  return {
+    root: built.root?.hash ?? null,
+    leafCount: built.root?.count ?? 0,
+    // A million node objects nobody may read: made on the first read (as they were after this batch).
+    get changes() {
+      changes ??= { upsert: built.nodes(), delete: [] }
+      return changes
+    },
   }
 }
 

@@ -32,6 +32,15 @@ export type MerkleBatch = Iterable<MerkleOp>
  */
 export function reduceBatch(batch: MerkleBatch): Map<string, string | null> {
   const effect = new Map<string, string | null>()
+  forEachEffect(batch, (id, leaf) => effect.set(id, leaf))
+  return effect
+}
+
+/**
+ * Validates the operations in order and hands each one's effect to `each`: the id and its new leaf
+ * hash, or `null` for a delete. Throws at the first bad operation (after the effects before it).
+ */
+export function forEachEffect(batch: MerkleBatch, each: (id: string, leaf: string | null) => void): void {
   let index = 0
   for (const op of batch) {
     const at = index++
@@ -45,9 +54,9 @@ export function reduceBatch(batch: MerkleBatch): Map<string, string | null> {
     if (op.op === 'upsert') {
       const version = isVersion(op.version) ? op.version : checkVersion(op.version, `batch[${at}].version`)
       const hash = leafHashOrNull(id, version, op.contentHash)
-      effect.set(id, hash ?? checkContentHash(op.contentHash, `batch[${at}].contentHash`))
+      each(id, hash ?? checkContentHash(op.contentHash, `batch[${at}].contentHash`))
     } else if (op.op === 'delete') {
-      effect.set(id, null)
+      each(id, null)
     } else {
       throw new InvalidArgumentError(
         `batch[${at}].op`,
@@ -55,5 +64,4 @@ export function reduceBatch(batch: MerkleBatch): Map<string, string | null> {
       )
     }
   }
-  return effect
 }

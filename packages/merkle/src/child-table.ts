@@ -4,9 +4,8 @@ import {
   compareSegments,
   ensureScratch,
   HASH_BYTES,
-  isSorted,
+  keepLastOfEach,
   sha256Hex,
-  sortChildren,
   writeChild,
   writeHash,
 } from './hash.js'
@@ -51,7 +50,8 @@ interface ComposeIndex {
  * 64 hex characters (the store checks them first).
  */
 export class ChildTable implements ReadonlyMap<string, string> {
-  #segments: string[] = []
+  /** The segments in ascending byte order; `undefined` until first needed after `fromPreimage`. */
+  #segmentList: string[] | undefined = []
   /** Segment → index in `#segments`; `undefined` until a lookup needs it. */
   #position: Map<string, number> | undefined
   #hashAt = new Int32Array(0)
@@ -62,9 +62,29 @@ export class ChildTable implements ReadonlyMap<string, string> {
   #stagedSegments: string[] = []
   #stagedChildren: (StagedChild | null)[] = []
 
+  /**
+   * A table over a finished preimage (children in ascending segment order, no repeats): child `k`
+   * has its hash at byte `hashAt[k]`, with `leaf[k]` and `count[k]` (all kept). The segments are
+   * decoded from the preimage when first needed: a table built and never read makes no strings.
+   */
+  static fromPreimage(
+    preimage: Buffer,
+    hashAt: Int32Array<ArrayBuffer>,
+    leaf: Uint8Array<ArrayBuffer>,
+    count: Float64Array<ArrayBuffer>,
+  ): ChildTable {
+    const table = new ChildTable()
+    table.#segmentList = undefined
+    table.#preimage = preimage
+    table.#hashAt = hashAt
+    table.#leaf = leaf
+    table.#count = count
+    return table
+  }
+
   get size(): number {
     this.#merge()
-    return this.#segments.length
+    return this.#hashAt.length
   }
 
   has(segment: string): boolean {
@@ -166,8 +186,9 @@ export class ChildTable implements ReadonlyMap<string, string> {
    * stay): one copy of the preimage, patched. `undefined` otherwise.
    */
   #patchedHash(ownLeaf: string | null, changes: SortedChanges | undefined): string | null | undefined {
-    const slot = this.#segments[0] === '' ? 0 : undefined
-    if ((slot === undefined) !== (ownLeaf === null) || this.#segments.length === (slot === undefined ? 0 : 1))
+    // Child 0 has segment "" when its hash starts right after the ':' at byte 0.
+    const slot = this.#hashAt[0] === 1 ? 0 : undefined
+    if ((slot === undefined) !== (ownLeaf === null) || this.#hashAt.length === (slot === undefined ? 0 : 1))
       return undefined
     const length = this.#preimage.length
     const buf = ensureScratch(length)
@@ -191,6 +212,16 @@ export class ChildTable implements ReadonlyMap<string, string> {
     const out = ensureScratch(this.#preimage.length + childrenBound(segments))
     const { length, others } = this.#compose(segments, hashes, out)
     return others === 0 ? null : sha256Hex(out.subarray(0, length))
+  }
+
+  get #segments(): string[] {
+    if (this.#segmentList === undefined) {
+      const segments = new Array<string>(this.#hashAt.length)
+      for (let k = 0; k < segments.length; k++)
+        segments[k] = this.#preimage.toString('utf8', this.#entryStart(k), this.#hashAt[k]! - 1)
+      this.#segmentList = segments
+    }
+    return this.#segmentList
   }
 
   #hex(i: number): string {
@@ -285,7 +316,9 @@ export class ChildTable implements ReadonlyMap<string, string> {
   /** Folds staged additions and removals into new sorted arrays and preimage. */
   #merge(): void {
     if (this.#stagedSegments.length === 0) return
-    const { segments, children } = lastOfEach(this.#stagedSegments, this.#stagedChildren)
+    const segments = this.#stagedSegments
+    const children = this.#stagedChildren
+    keepLastOfEach(segments, children)
     this.#stagedSegments = []
     this.#stagedChildren = []
     const out = Buffer.allocUnsafe(this.#preimage.length + childrenBound(segments))
@@ -302,25 +335,10 @@ export class ChildTable implements ReadonlyMap<string, string> {
       count[k] = child ? child.count : this.#count[from]!
     }
     this.#preimage = length === out.length ? out : Buffer.from(out.subarray(0, length))
-    this.#segments = index.segments
+    this.#segmentList = index.segments
     this.#hashAt = Int32Array.from(index.hashAt)
     this.#leaf = leaf
     this.#count = count
     this.#position = undefined
   }
-}
-
-/** Sorts staged changes by segment (stably) and keeps the last one staged for each segment. */
-function lastOfEach<T>(segments: string[], values: T[]): { segments: string[]; children: T[] } {
-  if (!isSorted(segments)) sortChildren(segments, values)
-  let n = 0
-  for (let j = 0; j < segments.length; j++) {
-    if (n > 0 && segments[n - 1] === segments[j]) n--
-    segments[n] = segments[j]!
-    values[n] = values[j]!
-    n++
-  }
-  segments.length = n
-  values.length = n
-  return { segments, children: values }
 }

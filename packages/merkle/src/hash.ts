@@ -41,12 +41,15 @@ export const sha256Hex: (data: Uint8Array) => string =
     ? (data) => crypto.hash('sha256', data, 'hex')
     : (data) => crypto.createHash('sha256').update(data).digest('hex')
 
-/** Writes `text` as UTF-8 at `at` (ASCII inline, the rest through `Buffer.write`); returns the end. */
-export function writeUtf8(buf: Buffer, text: string, at: number): number {
+/**
+ * Writes `text` from index `from` on as UTF-8 at `at` (ASCII inline, the rest through `Buffer.write`);
+ * returns the end.
+ */
+export function writeUtf8(buf: Buffer, text: string, at: number, from = 0): number {
   let o = at
-  for (let i = 0; i < text.length; i++) {
+  for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if (c >= 0x80) return at + buf.write(text, at, 'utf8')
+    if (c >= 0x80) return at + buf.write(from === 0 ? text : text.slice(from), at, 'utf8')
     buf[o++] = c
   }
   return o
@@ -71,9 +74,14 @@ export function writeHash(buf: Buffer, hex: string, at: number): boolean {
  * only between surrogates (code points ≥ U+10000) and U+E000–U+FFFF. `""` sorts first.
  */
 export function compareSegments(a: string, b: string): number {
+  return compareFrom(a, b, 0)
+}
+
+/** `compareSegments` of `a.slice(from)` and `b.slice(from)` (strings that share their first `from` units). */
+function compareFrom(a: string, b: string, from: number): number {
   if (a === b) return 0
   const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < n; i++) {
     const x = a.charCodeAt(i)
     const y = b.charCodeAt(i)
     if (x !== y) return x >= 0xd800 && y >= 0xd800 ? codePointRank(x) - codePointRank(y) : x - y
@@ -200,6 +208,22 @@ export function writeChild(buf: Buffer, at: number, segment: string, hash: strin
   return o
 }
 
+/** `writeChild` of a raw hash (the 32 bytes of `raw` from `rawAt`) and of the segment `path.slice(from)`. */
+export function writeChildBytes(
+  buf: Buffer,
+  at: number,
+  path: string,
+  from: number,
+  raw: Uint8Array,
+  rawAt: number,
+): number {
+  let o = writeUtf8(buf, path, at, from)
+  buf[o++] = COLON
+  for (let i = 0; i < HASH_BYTES; i++) buf[o++] = raw[rawAt + i]!
+  buf[o++] = SEMICOLON
+  return o
+}
+
 /** Hash of children already in ascending segment order (see `writeChildren`). */
 export function hashSortedChildren(
   segments: readonly string[],
@@ -210,15 +234,18 @@ export function hashSortedChildren(
   return sha256Hex(buf.subarray(0, writeChildren(buf, segments, hashes, badHash)))
 }
 
-/** True when the segments are in strictly ascending byte order (no repeats). */
-export function isSorted(segments: readonly string[]): boolean {
+/**
+ * True when the segments are in strictly ascending byte order (no repeats). With `from`, of paths
+ * under one parent: their segments start at `from`.
+ */
+export function isSorted(segments: readonly string[], from = 0): boolean {
   for (let i = 1; i < segments.length; i++)
-    if (compareSegments(segments[i - 1]!, segments[i]!) >= 0) return false
+    if (compareFrom(segments[i - 1]!, segments[i]!, from) >= 0) return false
   return true
 }
 
-/** Sorts parallel arrays of segments and hashes (or any values) by segment byte order, in place. */
-export function sortChildren<T>(segments: string[], hashes: T[]): void {
+/** Sorts parallel arrays of segments (or paths, see `isSorted`) and hashes (or any values) by segment byte order, in place. */
+export function sortChildren<T>(segments: string[], hashes: T[], from = 0): void {
   const n = segments.length
   if (n <= 16) {
     // Insertion sort: no allocation for the few changed children of a typical node.
@@ -226,7 +253,7 @@ export function sortChildren<T>(segments: string[], hashes: T[]): void {
       const segment = segments[i]!
       const hash = hashes[i]!
       let j = i - 1
-      while (j >= 0 && compareSegments(segments[j]!, segment) > 0) {
+      while (j >= 0 && compareFrom(segments[j]!, segment, from) > 0) {
         segments[j + 1] = segments[j]!
         hashes[j + 1] = hashes[j]!
         j--
@@ -236,13 +263,30 @@ export function sortChildren<T>(segments: string[], hashes: T[]): void {
     }
     return
   }
-  const order = segments.map((_, i) => i).sort((i, j) => compareSegments(segments[i]!, segments[j]!))
+  const order = segments.map((_, i) => i).sort((i, j) => compareFrom(segments[i]!, segments[j]!, from))
   const s = order.map((i) => segments[i]!)
   const h = order.map((i) => hashes[i]!)
   for (let i = 0; i < n; i++) {
     segments[i] = s[i]!
     hashes[i] = h[i]!
   }
+}
+
+/**
+ * Sorts parallel arrays by segment byte order (stably) and keeps, of each repeated segment, the last
+ * entry; in place. `from` as in `isSorted`.
+ */
+export function keepLastOfEach<T>(segments: string[], values: T[], from = 0): void {
+  if (!isSorted(segments, from)) sortChildren(segments, values, from)
+  let n = 0
+  for (let j = 0; j < segments.length; j++) {
+    if (n > 0 && segments[n - 1] === segments[j]) n--
+    segments[n] = segments[j]!
+    values[n] = values[j]!
+    n++
+  }
+  segments.length = n
+  values.length = n
 }
 
 /**

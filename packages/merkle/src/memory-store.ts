@@ -14,7 +14,8 @@ const NO_CHILDREN: ReadonlyMap<string, string> = new Map()
 /**
  * `MerkleNodeStore` in process memory. Every node but the root lives in its parent's `ChildTable`
  * (segments, leaf flags, counts, and the hashes packed as the parent's hash preimage), so a tree of a
- * million leaves costs about 200 bytes per leaf and no per-node objects. Answers the async interface
+ * million leaves costs about 140 bytes per leaf and no per-node objects (65 when built into an empty
+ * store in one batch and not read yet: segments are decoded on first read). Answers the async interface
  * and, synchronously, `SyncMerkleNodeStore`. Children maps handed out are live: read-only, valid until
  * the next write. Nodes read are fresh objects. Hashes written must be 64 hex characters, counts
  * non-negative integers (`InvalidArgumentError` otherwise, and nothing is written).
@@ -22,7 +23,7 @@ const NO_CHILDREN: ReadonlyMap<string, string> = new Map()
 export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeStore {
   #root: MerkleNode | undefined
   /** Parent path → its children. */
-  readonly #tables = new Map<string, ChildTable>()
+  #tables = new Map<string, ChildTable>()
   /**
    * Where the last `getNodesSync` found each node (its parent's table and index): the Merkle
    * algorithm writes the nodes it read, so `writeNodesSync` patches them without a second lookup.
@@ -41,6 +42,21 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
   *nodes(): Generator<MerkleNode> {
     if (this.#root) yield this.#root
     for (const [parent, table] of this.#tables) yield* table.nodes((segment) => childPath(parent, segment))
+  }
+
+  /** True when the store holds no node. */
+  isEmpty(): boolean {
+    return this.#root === undefined && this.#tables.size === 0
+  }
+
+  /**
+   * @internal Replaces the whole content by a tree built from scratch (`buildTree`): its root and
+   * its interior paths' tables, which the store keeps.
+   */
+  adopt(root: MerkleNode | undefined, tables: Map<string, ChildTable>): void {
+    this.#root = root
+    this.#tables = tables
+    this.#located = new Map()
   }
 
   clear(): void {

@@ -23,6 +23,7 @@ import {
   fcOptions,
   nestedId,
   op,
+  plainStore,
   remove,
   upsert,
 } from './helpers.js'
@@ -361,23 +362,6 @@ describe('properties (fast-check, fixed seed)', () => {
     )
   })
 })
-
-/** The store as a backend without `ChildTable`s would answer: children as plain Maps (optionally altered). */
-function plainStore(
-  inner: MemoryMerkleNodeStore,
-  alter: (parent: string, kids: Map<string, string>) => Map<string, string> = (_, kids) => kids,
-): MerkleNodeStore {
-  return {
-    getNodes: (paths) => inner.getNodes(paths),
-    getChildren: async (parents) => {
-      const out = new Map<string, ReadonlyMap<string, string>>()
-      for (const [parent, kids] of await inner.getChildren(parents))
-        out.set(parent, alter(parent, new Map(kids)))
-      return out
-    },
-    writeNodes: (changes) => inner.writeNodes(changes),
-  }
-}
 
 function leafOf(o: MerkleOp): MerkleLeaf {
   if (o.op !== 'upsert') throw new Error('not an upsert')

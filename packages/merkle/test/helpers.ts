@@ -1,3 +1,4 @@
+import type { MerkleNodeStore } from '@sync-engine/core'
 import { sha256Hex } from '@sync-engine/core'
 import fc from 'fast-check'
 import type { MemoryMerkleNodeStore, MerkleLeaf, MerkleOp } from '../src/index.js'
@@ -57,3 +58,20 @@ export const op: fc.Arbitrary<MerkleOp> = fc.oneof(
   },
   { weight: 1, arbitrary: nestedId.map(remove) },
 )
+
+/** The store as a backend without `ChildTable`s would answer: children as plain Maps (optionally altered). */
+export function plainStore(
+  inner: MemoryMerkleNodeStore,
+  alter: (parent: string, kids: Map<string, string>) => Map<string, string> = (_, kids) => kids,
+): MerkleNodeStore {
+  return {
+    getNodes: (paths) => inner.getNodes(paths),
+    getChildren: async (parents) => {
+      const out = new Map<string, ReadonlyMap<string, string>>()
+      for (const [parent, kids] of await inner.getChildren(parents))
+        out.set(parent, alter(parent, new Map(kids)))
+      return out
+    },
+    writeNodes: (changes) => inner.writeNodes(changes),
+  }
+}
