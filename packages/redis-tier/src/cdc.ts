@@ -12,6 +12,7 @@ import {
   validateId,
 } from '@sync-engine/core'
 import { type Arg, backendError, RedisConnection, scriptCommand, withTimeout } from './connection.js'
+import { copyOf } from './codec.js'
 import { KeyLayout } from './keys.js'
 import {
   bad,
@@ -367,7 +368,7 @@ export class RedisChangeFeed implements ChangeFeed {
         origin: raw.origin,
       }
       const change: ReceivedChange = { op, key, hash, meta, streamId }
-      return data === undefined ? change : { ...change, data: new Uint8Array(data) }
+      return data === undefined ? change : { ...change, data: copyOf(data) }
     } catch (e) {
       this.#logger.warn(
         { streamId, reason: (e as Error).message },

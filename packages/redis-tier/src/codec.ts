@@ -160,11 +160,18 @@ export function decodeDocument(raw: Buffer, id: string, location: string): SyncI
     }
     header.payloadAt = at + PAYLOAD_FIELD.length
   }
-  // A copy: the reply buffer may be a slice of a larger socket chunk the item must not keep alive.
-  // `allocUnsafe` takes small copies from Node's buffer pool (a fresh ArrayBuffer costs ~3× as much).
-  const content = Buffer.allocUnsafe(raw.length - 1 - header.payloadAt)
-  raw.copy(content, 0, header.payloadAt, raw.length - 1)
-  return itemOf(header, content, id, fail)
+  return itemOf(header, copyOf(raw, header.payloadAt, raw.length - 1), id, fail)
+}
+
+/**
+ * A copy of `raw[start, end)`: a reply buffer may be a slice of a larger socket chunk that what is
+ * kept must not keep alive. `allocUnsafe` takes small copies from Node's buffer pool (a fresh
+ * ArrayBuffer costs ~3× as much).
+ */
+export function copyOf(raw: Buffer, start = 0, end = raw.length): Buffer {
+  const copy = Buffer.allocUnsafe(end - start)
+  raw.copy(copy, 0, start, end)
+  return copy
 }
 
 interface DocumentHeader {
