@@ -11,8 +11,8 @@ import {
   type ReceivedChange,
   validateId,
 } from '@sync-engine/core'
-import { type Arg, backendError, RedisConnection, scriptCommand, withTimeout } from './connection.js'
 import { copyOf } from './codec.js'
+import { type Arg, backendError, RedisConnection, scriptCommand, withTimeout } from './connection.js'
 import { KeyLayout } from './keys.js'
 import {
   bad,
