@@ -4,8 +4,8 @@ import {
   compareSegments,
   ensureScratch,
   HASH_BYTES,
+  hashScratch,
   keepLastOfEach,
-  sha256Hex,
   writeChild,
   writeHash,
 } from './hash.js'
@@ -202,7 +202,7 @@ export class ChildTable implements ReadonlyMap<string, string> {
         writeHash(buf, hash, this.#hashAt[i]!)
       }
     }
-    return sha256Hex(buf.subarray(0, length))
+    return hashScratch(length)
   }
 
   /** `hashAfter` in general: the preimage composed from unchanged runs and the changed children. */
@@ -211,7 +211,7 @@ export class ChildTable implements ReadonlyMap<string, string> {
     const hashes = changes ? [ownLeaf, ...changes.hashes] : [ownLeaf]
     const out = ensureScratch(this.#preimage.length + childrenBound(segments))
     const { length, others } = this.#compose(segments, hashes, out)
-    return others === 0 ? null : sha256Hex(out.subarray(0, length))
+    return others === 0 ? null : hashScratch(length)
   }
 
   get #segments(): string[] {

@@ -29,10 +29,16 @@ const HEX_PAIR = new Int16Array(1 << 14).fill(-1)
 }
 
 let scratch = Buffer.allocUnsafe(64 * 1024)
+/** `views[n]` is `scratch.subarray(0, n)` for the short preimages (a leaf's), made once per length. */
+const VIEWED = 512
+let views: Buffer[] = new Array(VIEWED)
 
 /** A shared scratch buffer of at least `bytes` (valid until the next call: hashing is synchronous). */
 export function ensureScratch(bytes: number): Buffer {
-  if (scratch.length < bytes) scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2))
+  if (scratch.length < bytes) {
+    scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2))
+    views = new Array(VIEWED)
+  }
   return scratch
 }
 
@@ -40,6 +46,13 @@ export const sha256Hex: (data: Uint8Array) => string =
   typeof crypto.hash === 'function'
     ? (data) => crypto.hash('sha256', data, 'hex')
     : (data) => crypto.createHash('sha256').update(data).digest('hex')
+
+/** `sha256Hex` of the first `length` bytes of the scratch buffer. */
+export function hashScratch(length: number): string {
+  if (length >= VIEWED) return sha256Hex(scratch.subarray(0, length))
+  views[length] ??= scratch.subarray(0, length)
+  return sha256Hex(views[length])
+}
 
 /**
  * Writes `text` from index `from` on as UTF-8 at `at` (ASCII inline, the rest through `Buffer.write`);
@@ -128,6 +141,13 @@ export function checkContentHash(contentHash: unknown, argument = 'contentHash')
   )
 }
 
+function writeU32(buf: Buffer, value: number, at: number): void {
+  buf[at] = value
+  buf[at + 1] = value >>> 8
+  buf[at + 2] = value >>> 16
+  buf[at + 3] = value >>> 24
+}
+
 /**
  * Leaf hash of a valid id and version; `null` when `contentHash` is not 64 hex characters (checked
  * while it is decoded, so valid input pays nothing extra).
@@ -139,13 +159,14 @@ export function leafHashOrNull(id: string, version: MerkleVersion, contentHash: 
   buf[o++] = PIPE
   if (typeof version === 'bigint') buf.writeBigUInt64LE(version, o)
   else {
-    buf.writeUInt32LE(version >>> 0, o)
-    buf.writeUInt32LE(Math.floor(version / 0x1_0000_0000), o + 4)
+    // Byte by byte: `writeUInt32LE` checks its arguments again, once per leaf.
+    writeU32(buf, version >>> 0, o)
+    writeU32(buf, Math.floor(version / 0x1_0000_0000), o + 4)
   }
   o += 8
   buf[o++] = PIPE
   if (!writeHash(buf, contentHash, o)) return null
-  return sha256Hex(buf.subarray(0, o + HASH_BYTES))
+  return hashScratch(o + HASH_BYTES)
 }
 
 /** Leaf hash of validated arguments; throws `InvalidArgumentError` naming `argument` for a bad hash. */
@@ -231,7 +252,7 @@ export function hashSortedChildren(
   badHash: (index: number) => never,
 ): string {
   const buf = ensureScratch(childrenBound(segments))
-  return sha256Hex(buf.subarray(0, writeChildren(buf, segments, hashes, badHash)))
+  return hashScratch(writeChildren(buf, segments, hashes, badHash))
 }
 
 /**
