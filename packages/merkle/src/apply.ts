@@ -8,7 +8,7 @@ import { type MerkleBatch, reduceBatch } from './batch.js'
 import { buildTree } from './build.js'
 import { ChildTable, type SortedChanges } from './child-table.js'
 import { hashSortedChildren, isSorted, sortChildren } from './hash.js'
-import { MemoryMerkleNodeStore } from './memory-store.js'
+import { adoptTree, MemoryMerkleNodeStore } from './memory-store.js'
 import { childPath, parentPath, pathDepth, ROOT_PATH } from './path.js'
 
 /** What one batch did: the new root and exactly the nodes that changed (for mirrors). */
@@ -81,7 +81,7 @@ export function applyMerkleBatchSync(store: SyncMerkleNodeStore, batch: MerkleBa
  */
 function buildInto(store: MemoryMerkleNodeStore, batch: MerkleBatch): MerkleApplyResult {
   const built = buildTree(batch)
-  store.adopt(built.root, built.tables)
+  adoptTree(store, built.root, built.tables)
   let changes: MerkleNodeChanges | undefined
   return {
     root: built.root?.hash ?? null,

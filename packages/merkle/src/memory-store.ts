@@ -12,6 +12,16 @@ import { childPath, ROOT_PATH } from './path.js'
 const NO_CHILDREN: ReadonlyMap<string, string> = new Map()
 
 /**
+ * Replaces the whole content of `store` by a tree built from scratch (`buildTree`): its root and its
+ * interior paths' tables, which the store keeps. For `apply.ts` only (not exported by the package).
+ */
+export let adoptTree: (
+  store: MemoryMerkleNodeStore,
+  root: MerkleNode | undefined,
+  tables: Map<string, ChildTable>,
+) => void
+
+/**
  * `MerkleNodeStore` in process memory. Every node but the root lives in its parent's `ChildTable`
  * (segments, leaf flags, counts, and the hashes packed as the parent's hash preimage), so a tree of a
  * million leaves costs about 140 bytes per leaf and no per-node objects (65 when built into an empty
@@ -49,14 +59,12 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
     return this.#root === undefined && this.#tables.size === 0
   }
 
-  /**
-   * @internal Replaces the whole content by a tree built from scratch (`buildTree`): its root and
-   * its interior paths' tables, which the store keeps.
-   */
-  adopt(root: MerkleNode | undefined, tables: Map<string, ChildTable>): void {
-    this.#root = root
-    this.#tables = tables
-    this.#located = new Map()
+  static {
+    adoptTree = (store, root, tables) => {
+      store.#root = root
+      store.#tables = tables
+      store.#located = new Map()
+    }
   }
 
   clear(): void {
