@@ -3,6 +3,23 @@ import type { PressureLevel } from './errors.js'
 import type { ItemRecord, SyncItem } from './item.js'
 import type { MerkleNodeStore } from './merkle-store.js'
 
+/**
+ * The columns of an L3 items table (SPEC §5.2, the reference engine's names), in the order the SQL
+ * tiers create, bind and select them.
+ */
+export const L3_ITEM_COLUMNS = [
+  'id',
+  'version',
+  'timestamp',
+  'payload_hash',
+  'payload',
+  'payload_blob',
+  'audit',
+  'state',
+  'access_count',
+  'last_accessed',
+] as const
+
 /** Result of a health probe of one backend, taken under a timeout. */
 export interface HealthProbe {
   readonly ok: boolean

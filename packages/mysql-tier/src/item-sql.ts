@@ -1,4 +1,4 @@
-import { ITEM_COLUMNS } from './rows.js'
+import { L3_ITEM_COLUMNS } from '@sync-engine/core'
 import { bySize, LIKE_ESCAPE, placeholders, quote, valuesList } from './sql.js'
 
 /** Which rows a scan, count or bulk delete selects: all, one state, or one id prefix (a LIKE pattern). */
@@ -26,7 +26,7 @@ const NEWER =
  * test compare against the new version.
  */
 const GUARDED_UPDATE = [
-  ...ITEM_COLUMNS.filter((c) => c !== 'id' && c !== 'version' && c !== 'timestamp'),
+  ...L3_ITEM_COLUMNS.filter((c) => c !== 'id' && c !== 'version' && c !== 'timestamp'),
   'timestamp',
   'version',
 ]
@@ -66,11 +66,11 @@ export class ItemSql {
   constructor(table: string, merkleTable: string) {
     this.table = table
     const t = quote(table)
-    const cols = ITEM_COLUMNS.map(quote).join(', ')
+    const cols = L3_ITEM_COLUMNS.map(quote).join(', ')
     const inList = (n: number) => `id IN (${placeholders(n)})`
     this.upsert = bySize(
       (n) =>
-        `INSERT INTO ${t} (${cols}) VALUES ${valuesList(n, ITEM_COLUMNS.length)} ON DUPLICATE KEY UPDATE ${GUARDED_UPDATE}`,
+        `INSERT INTO ${t} (${cols}) VALUES ${valuesList(n, L3_ITEM_COLUMNS.length)} ON DUPLICATE KEY UPDATE ${GUARDED_UPDATE}`,
     )
     this.rows = bySize((n) => `SELECT ${cols} FROM ${t} WHERE ${inList(n)}`)
     this.versionsForUpdate = bySize(

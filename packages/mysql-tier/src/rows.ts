@@ -3,24 +3,11 @@ import {
   CorruptDataError,
   type ItemAudit,
   type ItemRecord,
+  L3_ITEM_COLUMNS,
   type LeafRecord,
   SyncItem,
   utf8ByteLength,
 } from '@sync-engine/core'
-
-/** Columns of an items table, in the order the upsert binds them. */
-export const ITEM_COLUMNS = [
-  'id',
-  'version',
-  'timestamp',
-  'payload_hash',
-  'payload',
-  'payload_blob',
-  'audit',
-  'state',
-  'access_count',
-  'last_accessed',
-] as const
 
 /** The `audit` column is TEXT: at most 65 535 bytes. */
 const MAX_AUDIT_BYTES = 65_535
@@ -50,9 +37,9 @@ export interface EncodedRow {
   readonly bytes: number
 }
 
-/** The values of `rows` in `ITEM_COLUMNS` order, row after row: what one multi-row upsert binds. */
+/** The values of `rows` in `L3_ITEM_COLUMNS` order, row after row: what one multi-row upsert binds. */
 export function rowParams(rows: readonly EncodedRow[]): unknown[] {
-  const params = new Array<unknown>(rows.length * ITEM_COLUMNS.length)
+  const params = new Array<unknown>(rows.length * L3_ITEM_COLUMNS.length)
   let k = 0
   for (const r of rows) {
     params[k++] = r.id
@@ -153,7 +140,7 @@ export function payloadLimit(statementBytes: number, hardLimit: number): number 
   return Math.min(hardLimit, statementBytes - MAX_AUDIT_BYTES - 2 * ROW_OVERHEAD_BYTES)
 }
 
-/** A row as the driver returns it (`SELECT` of `ITEM_COLUMNS`). */
+/** A row as the driver returns it (`SELECT` of `L3_ITEM_COLUMNS`). */
 export interface StoredRow {
   readonly id: unknown
   readonly version: unknown

@@ -12,7 +12,7 @@ import {
 
 const HEX64 = /^[0-9a-f]{64}$/
 
-/** The placeholders of one row of an item upsert, in `ITEM_COLUMNS` order (JSON bytes bound as text). */
+/** The placeholders of one row of an item upsert, in `L3_ITEM_COLUMNS` order (JSON bytes bound as text). */
 export const ROW_PLACEHOLDERS = '(?, ?, ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?)'
 export const ROW_WIDTH = 10
 
@@ -96,7 +96,7 @@ function auditOf(row: ItemRecord): string | null {
   return JSON.stringify({ batch: row.batchId, trace: row.traceParent, home: row.homeInstanceId })
 }
 
-/** Writes the parameters of a valid row at `at` of `params`, in `ITEM_COLUMNS` order. */
+/** Writes the parameters of a valid row at `at` of `params`, in `L3_ITEM_COLUMNS` order. */
 export function bindRow(row: ItemRecord, params: unknown[], at: number): void {
   const json = row.contentType === 'json'
   params[at] = row.id

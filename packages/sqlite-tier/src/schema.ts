@@ -28,20 +28,6 @@ export function checkTableName(table: unknown): string {
   return table
 }
 
-/** The columns of an item table, in the order of `itemTableDdl`. */
-export const ITEM_COLUMNS = [
-  'id',
-  'version',
-  'timestamp',
-  'payload_hash',
-  'payload',
-  'payload_blob',
-  'audit',
-  'state',
-  'access_count',
-  'last_accessed',
-] as const
-
 /**
  * An item table (SPEC §5.2) with the reference engine's names and MySQL-like declared types (SQLite
  * reads them as affinities: VARCHAR/LONGTEXT → TEXT, BIGINT → INTEGER, LONGBLOB → BLOB). `id` compares

@@ -8,6 +8,7 @@ import {
   type HealthProbe,
   InvalidArgumentError,
   type ItemRecord,
+  L3_ITEM_COLUMNS,
   type L3Store,
   type LeafRecord,
   type Logger,
@@ -45,7 +46,6 @@ import {
   checkSchemaVersion,
   checkTableName,
   DEFAULT_TABLE,
-  ITEM_COLUMNS,
   itemTableDdl,
   MERKLE_TABLE,
   migrate,
@@ -58,8 +58,8 @@ const ROWS_PER_STATEMENT = 2000
 /** WAL sidecar files are truncated to this after a checkpoint. */
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
-const COLUMN_LIST = ITEM_COLUMNS.join(', ')
-const UPDATE_SET = ITEM_COLUMNS.filter((c) => c !== 'id')
+const COLUMN_LIST = L3_ITEM_COLUMNS.join(', ')
+const UPDATE_SET = L3_ITEM_COLUMNS.filter((c) => c !== 'id')
   .map((c) => `${c} = excluded.${c}`)
   .join(', ')
 
@@ -714,7 +714,7 @@ export class SqliteL3Store implements L3Store {
   #checkItemTable(connection: Connection, table: string): void {
     const columns = connection.db.pragma(`table_info("${table}")`) as { name: string }[]
     if (columns.length === 0) return
-    const missing = ITEM_COLUMNS.filter((c) => !columns.some((col) => col.name === c))
+    const missing = L3_ITEM_COLUMNS.filter((c) => !columns.some((col) => col.name === c))
     if (missing.length > 0) {
       throw new InvalidArgumentError(
         'table',
