@@ -39,7 +39,7 @@ import { type Backends, createBackends } from './backends.js'
 import { type ResolvedConfig, resolveConfig, type SyncEngineConfig } from './config.js'
 import { FilterManager, type FilterTrust, type WarmUpProgress, type WarmUpReport } from './filter-manager.js'
 import { ENGINE_METRIC, EngineMetrics, HOT_GET, HOT_SUBMIT } from './metrics.js'
-import { diffSource, mirrorPaths, repairL2FromL3, repairL2Ids } from './mirror.js'
+import { diffSource, mirrorPaths, repairL2FromL3, repairL2Ids, rewriteL2 } from './mirror.js'
 import {
   type BulkEntry,
   carryWalSeqs,
@@ -1262,15 +1262,11 @@ export class SyncEngine extends EventEmitter<Events> {
       .then((r) => r.items)
       .catch(() => undefined)
     if (!stored) return
+    const all = new Map(ids.map((id): [string, undefined] => [id, undefined]))
     await this.#toL2(
       'coherence_resync',
-      () => ids.map((id): [string, undefined] => [id, undefined]),
-      async (l2) => {
-        const found = ids.flatMap((id) => stored.get(id) ?? cacheOnly.get(id) ?? [])
-        if (found.length) await l2.putBatch(found)
-        const gone = ids.filter((id) => !stored.has(id) && !cacheOnly.has(id))
-        if (gone.length) await l2.deleteBatch(gone)
-      },
+      () => all,
+      (l2) => rewriteL2(l2, all, stored, (id) => cacheOnly.get(id)),
     )
   }
 

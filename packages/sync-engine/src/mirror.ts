@@ -129,21 +129,33 @@ export async function repairL2Ids(
   for (let i = 0; i < all.length; i += 1000) {
     const chunk = all.slice(i, i + 1000)
     const stored = l3 ? (await l3.getMany(chunk)).items : new Map<string, ItemRecord>()
-    const byTtl = new Map<number | undefined, ItemRecord[]>()
-    const gone: string[] = []
-    for (const id of chunk) {
-      const item = stored.get(id) ?? cached(id)
-      if (!item) {
-        gone.push(id)
-        continue
-      }
-      const ttl = ids.get(id)
-      const group = byTtl.get(ttl)
-      if (group) group.push(item)
-      else byTtl.set(ttl, [item])
-    }
-    for (const [ttl, items] of byTtl) await l2.putBatch(items, ttl === undefined ? {} : { ttlSeconds: ttl })
-    if (gone.length) await l2.deleteBatch(gone)
+    await rewriteL2(l2, new Map(chunk.map((id) => [id, ids.get(id)])), stored, cached)
   }
   return all.length
+}
+
+/**
+ * Writes each id of `ids` (id → TTL in seconds) to L2 as `stored` holds it, else as `cached` does,
+ * else removes it from L2.
+ */
+export async function rewriteL2(
+  l2: L2Store,
+  ids: ReadonlyMap<string, number | undefined>,
+  stored: ReadonlyMap<string, ItemRecord>,
+  cached: (id: string) => ItemRecord | undefined,
+): Promise<void> {
+  const byTtl = new Map<number | undefined, ItemRecord[]>()
+  const gone: string[] = []
+  for (const [id, ttl] of ids) {
+    const item = stored.get(id) ?? cached(id)
+    if (!item) {
+      gone.push(id)
+      continue
+    }
+    const group = byTtl.get(ttl)
+    if (group) group.push(item)
+    else byTtl.set(ttl, [item])
+  }
+  for (const [ttl, items] of byTtl) await l2.putBatch(items, ttl === undefined ? {} : { ttlSeconds: ttl })
+  if (gone.length) await l2.deleteBatch(gone)
 }
