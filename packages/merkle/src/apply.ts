@@ -8,7 +8,7 @@ import { type MerkleBatch, reduceBatch } from './batch.js'
 import { buildTree } from './build.js'
 import { ChildTable, type SortedChanges } from './child-table.js'
 import { hashSortedChildren, isSorted, sortChildren } from './hash.js'
-import { adoptTree, MemoryMerkleNodeStore } from './memory-store.js'
+import { adoptTree, MemoryMerkleNodeStore, updateLeaves } from './memory-store.js'
 import { childPath, parentPath, pathDepth, ROOT_PATH } from './path.js'
 
 /** What one batch did: the new root and exactly the nodes that changed (for mirrors). */
@@ -45,14 +45,16 @@ type Plan = Generator<Step, MerkleApplyResult, unknown>
  * their ancestors are read and rewritten, with three store calls whatever the depth (one `getNodes`,
  * one `getChildren`, one `writeNodes`). The result equals a from-scratch computation over the final
  * set of leaves. Applies on one store must not overlap. An empty `MemoryMerkleNodeStore` is filled
- * in one pass instead (`buildTree`: the same tree, without the incremental bookkeeping).
+ * in one pass instead (`buildTree`: the same tree, without the incremental bookkeeping), and a batch
+ * that only changes the hashes of leaves it holds is applied in place (`updateLeaves`: the same nodes
+ * and changes, without reading nodes out and writing them back).
  */
 export async function applyMerkleBatch(
   store: MerkleNodeStore,
   batch: MerkleBatch,
 ): Promise<MerkleApplyResult> {
-  if (store instanceof MemoryMerkleNodeStore && store.isEmpty()) return buildInto(store, batch)
-  const plan = planBatch(batch, !(store instanceof MemoryMerkleNodeStore))
+  if (store instanceof MemoryMerkleNodeStore) return applyInMemory(store, batch)
+  const plan = planBatch(reduceBatch(batch), true)
   for (let step = plan.next(); ; ) {
     if (step.done) return step.value
     const s = step.value
@@ -64,8 +66,12 @@ export async function applyMerkleBatch(
 
 /** `applyMerkleBatch` over a synchronous store: the same algorithm, without promises. */
 export function applyMerkleBatchSync(store: SyncMerkleNodeStore, batch: MerkleBatch): MerkleApplyResult {
-  if (store instanceof MemoryMerkleNodeStore && store.isEmpty()) return buildInto(store, batch)
-  const plan = planBatch(batch, !(store instanceof MemoryMerkleNodeStore))
+  if (store instanceof MemoryMerkleNodeStore) return applyInMemory(store, batch)
+  return runSync(store, planBatch(reduceBatch(batch), true))
+}
+
+/** Performs the steps of `plan` on a synchronous store. */
+function runSync(store: SyncMerkleNodeStore, plan: Plan): MerkleApplyResult {
   for (let step = plan.next(); ; ) {
     if (step.done) return step.value
     const s = step.value
@@ -73,6 +79,17 @@ export function applyMerkleBatchSync(store: SyncMerkleNodeStore, batch: MerkleBa
     else if (s.kind === 'getChildren') step = plan.next(store.getChildrenSync(s.parents))
     else step = plan.next(store.writeNodesSync(s.changes))
   }
+}
+
+/**
+ * A batch applied to the in-memory store: built in one pass into an empty store (`buildInto`); when
+ * it only changes the hashes of existing leaves, applied in place (`updateLeaves`); otherwise by the
+ * generic algorithm, synchronously.
+ */
+function applyInMemory(store: MemoryMerkleNodeStore, batch: MerkleBatch): MerkleApplyResult {
+  if (store.isEmpty()) return buildInto(store, batch)
+  const effect = reduceBatch(batch)
+  return updateLeaves(store, effect) ?? runSync(store, planBatch(effect, false))
 }
 
 /**
@@ -112,8 +129,7 @@ const NO_CHILDREN: ReadonlyMap<string, string> = new Map()
  * `skipKnownChildren` (every store but the in-memory one, whose children reads cost nothing),
  * children already known are not read (see `knownChildren`).
  */
-function* planBatch(batch: MerkleBatch, skipKnownChildren: boolean): Plan {
-  const effect = reduceBatch(batch)
+function* planBatch(effect: Map<string, string | null>, skipKnownChildren: boolean): Plan {
   let levels = touchedLevels(effect)
   const before = (yield {
     kind: 'getNodes',

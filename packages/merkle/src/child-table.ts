@@ -6,6 +6,7 @@ import {
   HASH_BYTES,
   hashScratch,
   keepLastOfEach,
+  sha256Bytes,
   writeChild,
   writeHash,
 } from './hash.js'
@@ -104,6 +105,32 @@ export class ChildTable implements ReadonlyMap<string, string> {
   /** The child at index `i` (from `indexOf`) as a node at `path`. */
   nodeAt(i: number, path: string): MerkleNode {
     return this.#node(i, path)
+  }
+
+  /** Leaf flag and leaf count of the child at index `i` (from `indexOf`). */
+  leafAt(i: number): boolean {
+    return this.#leaf[i] === 1
+  }
+
+  countAt(i: number): number {
+    return this.#count[i]!
+  }
+
+  /** The hex hash of the child at index `i` (from `indexOf`). */
+  hashAt(i: number): string {
+    return this.#hex(i)
+  }
+
+  /** Sets the hash of the existing child at index `i` (from `indexOf`) to 32 raw bytes. */
+  patchHashBytes(i: number, hash: Uint8Array): void {
+    this.#merge()
+    this.#preimage.set(hash, this.#hashAt[i]!)
+  }
+
+  /** The interior hash of the parent as it stands, as 32 raw bytes (its preimage hashed in place). */
+  digest(): Buffer {
+    this.#merge()
+    return sha256Bytes(this.#preimage)
   }
 
   /**

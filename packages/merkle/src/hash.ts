@@ -47,6 +47,12 @@ export const sha256Hex: (data: Uint8Array) => string =
     ? (data) => crypto.hash('sha256', data, 'hex')
     : (data) => crypto.createHash('sha256').update(data).digest('hex')
 
+/** The SHA-256 of `data` as 32 raw bytes. */
+export const sha256Bytes: (data: Uint8Array) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha256', data, 'buffer')
+    : (data) => crypto.createHash('sha256').update(data).digest()
+
 /** `sha256Hex` of the first `length` bytes of the scratch buffer. */
 export function hashScratch(length: number): string {
   if (length >= VIEWED) return sha256Hex(scratch.subarray(0, length))

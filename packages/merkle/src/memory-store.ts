@@ -4,10 +4,10 @@ import {
   type MerkleNodeChanges,
   type MerkleNodeStore,
 } from '@sync-engine/core'
-import type { SyncMerkleNodeStore } from './apply.js'
+import type { MerkleApplyResult, SyncMerkleNodeStore } from './apply.js'
 import { ChildTable } from './child-table.js'
 import { isHashHex } from './hash.js'
-import { childPath, ROOT_PATH } from './path.js'
+import { childPath, pathDepth, ROOT_PATH } from './path.js'
 
 const NO_CHILDREN: ReadonlyMap<string, string> = new Map()
 
@@ -20,6 +20,26 @@ export let adoptTree: (
   root: MerkleNode | undefined,
   tables: Map<string, ChildTable>,
 ) => void
+
+/**
+ * For `apply.ts` only: applies a reduced batch (`reduceBatch`) when every id in it is an upsert of an
+ * id stored as a leaf (the child sets stay as they are), patching the hashes in the tables in place and
+ * hashing each touched table's preimage once, deepest first; the result (changes in the same order) is
+ * that of the generic algorithm. `undefined`, having changed nothing, for any other batch.
+ */
+export let updateLeaves: (
+  store: MemoryMerkleNodeStore,
+  effect: ReadonlyMap<string, string | null>,
+) => MerkleApplyResult | undefined
+
+/** A node `updateLeaves` rewrites: child `index` of `parent`; `leaf` is the new hash of a leaf, `table` an interior node's children. */
+interface Touched {
+  readonly path: string
+  readonly parent: ChildTable
+  readonly index: number
+  readonly leaf?: string
+  readonly table?: ChildTable
+}
 
 /**
  * `MerkleNodeStore` in process memory. Every node but the root lives in its parent's `ChildTable`
@@ -64,6 +84,66 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
       store.#root = root
       store.#tables = tables
       store.#located = new Map()
+    }
+  }
+
+  static {
+    updateLeaves = (store, effect) => {
+      const root = store.#root
+      const rootTable = store.#tables.get(ROOT_PATH)
+      if (root === undefined || rootTable === undefined) return undefined
+      // Everything is located before anything is written: a batch this cannot apply changes nothing.
+      const byDepth: Touched[][] = []
+      const touch = (depth: number, node: Touched) => {
+        while (byDepth.length <= depth) byDepth.push([])
+        byDepth[depth]!.push(node)
+      }
+      const seen = new Set<string>()
+      const locate = (path: string, depth: number, leaf?: string): boolean => {
+        const dot = path.lastIndexOf('.')
+        const parent = store.#tables.get(dot < 0 ? ROOT_PATH : path.slice(0, dot))
+        const index = parent ? parent.indexOf(path.slice(dot + 1)) : -1
+        if (parent === undefined || index < 0) return false
+        if (leaf === undefined) {
+          const table = store.#tables.get(path)
+          if (table === undefined || parent.leafAt(index)) return false
+          touch(depth, { path, parent, index, table })
+          return true
+        }
+        if (!parent.leafAt(index)) return false
+        if (parent.hashAt(index) === leaf) return true // an identical leaf: nothing to do
+        touch(depth, { path, parent, index, leaf })
+        // The ancestors not touched yet, nearest first (the root is rewritten last, in any case).
+        for (let p = path, d = depth - 1; d > 0; d--) {
+          p = p.slice(0, p.lastIndexOf('.'))
+          if (seen.has(p)) break
+          seen.add(p)
+          if (!locate(p, d)) return false
+        }
+        return true
+      }
+      for (const [id, leaf] of effect) if (leaf === null || !locate(id, pathDepth(id), leaf)) return undefined
+      const upsert: MerkleNode[] = []
+      let after = root
+      if (byDepth.length > 0) {
+        store.#located = new Map()
+        for (let depth = byDepth.length - 1; depth > 0; depth--) {
+          for (const { path, parent, index, leaf, table } of byDepth[depth]!) {
+            if (table === undefined) {
+              parent.patch(index, { hash: leaf!, leaf: true, count: 1 })
+              upsert.push({ path, hash: leaf!, leaf: true, count: 1 })
+              continue
+            }
+            const digest = table.digest()
+            parent.patchHashBytes(index, digest)
+            upsert.push({ path, hash: digest.toString('hex'), leaf: false, count: parent.countAt(index) })
+          }
+        }
+        after = { path: ROOT_PATH, hash: rootTable.digest().toString('hex'), leaf: false, count: root.count }
+        store.#root = after
+        upsert.push(after)
+      }
+      return { root: after.hash, leafCount: after.count, changes: { upsert, delete: [] } }
     }
   }
 

@@ -2,10 +2,11 @@ import {
   CorruptDataError,
   InvalidArgumentError,
   InvalidIdError,
+  type MerkleNode,
   type MerkleNodeStore,
 } from '@sync-engine/core'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
   applyMerkleBatch,
   MemoryMerkleNodeStore,
@@ -17,6 +18,7 @@ import {
 } from '../src/index.js'
 import {
   applyToModel,
+  byPath,
   contentHash,
   dump,
   dumpNodes,
@@ -301,6 +303,44 @@ describe('properties (fast-check, fixed seed)', () => {
       }),
       fcOptions,
     )
+  })
+
+  it('rewriting stored leaves in place (the in-memory fast path) == the generic algorithm, changes in the same order', async () => {
+    let inPlace = 0
+    await fc.assert(
+      fc.asyncProperty(
+        batches,
+        fc.array(fc.array(fc.nat(), { maxLength: 12 }), { maxLength: 8 }),
+        async (seq, picks) => {
+          const tree = new PathMerkleTree()
+          const generic = new MemoryMerkleNodeStore()
+          const reads = vi.spyOn(tree.store, 'getNodesSync')
+          for (let k = 0; k < Math.max(seq.length, picks.length); k++) {
+            // Upserts of stored ids (some identical, some repeated), then the random batch, if any.
+            const ids = [...generic.nodes()].filter((n) => n.leaf).map((n) => n.path.replace(/\.$/, ''))
+            const rewrite =
+              ids.length === 0 ? [] : (picks[k] ?? []).map((p) => upsert(ids[p % ids.length]!, 1 + (p % 3)))
+            for (const batch of [rewrite, seq[k] ?? []]) {
+              const leavesOnly = batch.every((o) => o.op === 'upsert' && tree.node(o.id)?.leaf === true)
+              reads.mockClear()
+              // Into an empty store, the tree is built in one pass: its changes come in another order.
+              const order = tree.store.isEmpty() ? byPath : (nodes: readonly MerkleNode[]) => nodes
+              const fast = tree.apply(batch)
+              const expected = await applyMerkleBatch(plainStore(generic), batch)
+              expect({ ...fast, changes: order(fast.changes.upsert) }).toEqual({
+                ...expected,
+                changes: order(expected.changes.upsert),
+              })
+              expect(fast.changes.delete).toEqual(expected.changes.delete)
+              expect(dump(tree.store)).toEqual(dump(generic))
+              if (leavesOnly && batch.length > 0 && reads.mock.calls.length === 0) inPlace++
+            }
+          }
+        },
+      ),
+      fcOptions,
+    )
+    expect(inPlace).toBeGreaterThan(fcOptions.numRuns)
   })
 
   it('the root is independent of insertion order and of how the changes are split into batches', () => {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, InvalidIdError, type MerkleNode } from '@sync-engine/core'
+import { InvalidArgumentError, InvalidIdError } from '@sync-engine/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
@@ -11,6 +11,7 @@ import {
 } from '../src/index.js'
 import {
   applyToModel,
+  byPath,
   contentHash,
   dump,
   dumpNodes,
@@ -21,9 +22,6 @@ import {
   remove,
   upsert,
 } from './helpers.js'
-
-const byPath = (nodes: readonly MerkleNode[]) =>
-  [...nodes].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 
 // Besides the nesting unicode ids, up to 41 siblings per parent (sorted by more than insertion).
 const id = fc.oneof(

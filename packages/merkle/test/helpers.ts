@@ -1,4 +1,4 @@
-import type { MerkleNodeStore } from '@sync-engine/core'
+import type { MerkleNode, MerkleNodeStore } from '@sync-engine/core'
 import { sha256Hex } from '@sync-engine/core'
 import fc from 'fast-check'
 import type { MemoryMerkleNodeStore, MerkleLeaf, MerkleOp } from '../src/index.js'
@@ -26,6 +26,10 @@ export function dump(store: MemoryMerkleNodeStore): Record<string, string> {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   )
 }
+
+/** Nodes sorted by path. */
+export const byPath = (nodes: readonly MerkleNode[]) =>
+  [...nodes].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 
 /** The same shape from a node map (e.g. `merkleNodesOf`). */
 export function dumpNodes(nodes: Map<string, { hash: string; leaf: boolean; count: number }>) {
