@@ -1,10 +1,9 @@
-import { type ChildProcess, execFileSync, fork } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { type ChildProcess, fork } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { LeafRecord } from '@sync-engine/core'
 import { merkleNodesOf, merkleRootOf } from '@sync-engine/merkle'
-import { requireMysql } from '@sync-engine/testkit'
+import { ensureBuilt, requireMysql } from '@sync-engine/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { closeAdmin, freshDatabase, openStore, sql, type TestDatabase } from './helpers.js'
 
@@ -12,25 +11,6 @@ const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const WRITERS = 4
 const SHARED = 600
 const BATCH = 100
-
-/**
- * The writers import the built package (`dist/index.js`), as a user's processes would. When dist is
- * missing or older than any source file, build it here with `npx tsup` (a few seconds); core and
- * merkle must be built already (`pnpm turbo run build --filter=@sync-engine/mysql-tier...`).
- */
-function ensureBuilt(): void {
-  const built = (() => {
-    try {
-      return statSync(join(packageDir, 'dist/index.js')).mtimeMs
-    } catch {
-      return 0
-    }
-  })()
-  const newest = Math.max(
-    ...readdirSync(join(packageDir, 'src')).map((f) => statSync(join(packageDir, 'src', f)).mtimeMs),
-  )
-  if (built < newest) execFileSync('npx', ['tsup'], { cwd: packageDir, stdio: 'pipe' })
-}
 
 interface Report {
   type: 'done'
@@ -61,7 +41,7 @@ function next<T>(child: ChildProcess, type: string): Promise<T> {
 let db: TestDatabase
 beforeAll(async () => {
   await requireMysql()
-  ensureBuilt()
+  ensureBuilt(packageDir)
   db = await freshDatabase('l3_procs')
   await (await openStore(db)).close()
 })

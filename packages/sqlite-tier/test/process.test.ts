@@ -4,12 +4,11 @@
  * package's built `dist/`; `beforeAll` runs `tsup` when `dist/index.js` is missing or older than `src/`
  * (turbo's `test` task builds only the dependencies).
  */
-import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { merkleRootOf } from '@sync-engine/merkle'
-import { sameItem } from '@sync-engine/testkit'
+import { ensureBuilt, sameItem } from '@sync-engine/testkit'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { expectedRows } from './fixtures/rows.mjs'
 import { leavesOf, openStore, tempFiles } from './helpers.js'
@@ -18,20 +17,6 @@ const here = dirname(fileURLToPath(import.meta.url))
 const packageDir = join(here, '..')
 const fixture = (name: string) => join(here, 'fixtures', name)
 const files = tempFiles('process')
-
-function newestMtime(dir: string): number {
-  return Math.max(
-    ...readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile())
-      .map((e) => statSync(join(e.parentPath, e.name)).mtimeMs),
-  )
-}
-
-function ensureBuilt(): void {
-  const dist = join(packageDir, 'dist', 'index.js')
-  if (existsSync(dist) && statSync(dist).mtimeMs >= newestMtime(join(packageDir, 'src'))) return
-  execFileSync('npx', ['--no-install', 'tsup'], { cwd: packageDir, stdio: 'ignore' })
-}
 
 interface Child {
   /** Resolves when the child printed `ready`. */
@@ -65,7 +50,7 @@ function start(args: string[]): Child {
   return { ready, done, send: (line) => child.stdin.end(`${line}\n`) }
 }
 
-beforeAll(() => ensureBuilt())
+beforeAll(() => ensureBuilt(packageDir))
 
 describe('several processes', () => {
   it('two writers on overlapping ids at once end with the rows and root a single writer would make', async () => {

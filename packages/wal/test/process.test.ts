@@ -6,12 +6,13 @@
  * loader needed). Turbo's `test` task builds only the package's dependencies, so `beforeAll` runs
  * `tsup` here when `dist/index.js` is missing or older than any file in `src/`.
  */
-import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { bytesEqual, type WalEntry, type WalRecord } from '@sync-engine/core'
+import { ensureBuilt } from '@sync-engine/testkit'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SqliteWal } from '../src/index.js'
@@ -20,20 +21,6 @@ import { groupEntries, groupOf, prng } from './fixtures/records.mjs'
 const here = dirname(fileURLToPath(import.meta.url))
 const packageDir = join(here, '..')
 const fixture = (name: string) => join(here, 'fixtures', name)
-
-function newestMtime(dir: string): number {
-  return Math.max(
-    ...readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile())
-      .map((e) => statSync(join(e.parentPath, e.name)).mtimeMs),
-  )
-}
-
-function ensureBuilt(): void {
-  const dist = join(packageDir, 'dist', 'index.js')
-  if (existsSync(dist) && statSync(dist).mtimeMs >= newestMtime(join(packageDir, 'src'))) return
-  execFileSync('npx', ['--no-install', 'tsup'], { cwd: packageDir, stdio: 'ignore' })
-}
 
 interface ChildResult {
   code: number | null
@@ -72,7 +59,7 @@ function runChild(args: string[], killAfterMs?: (line: string) => number | undef
 
 let dir: string
 beforeAll(() => {
-  ensureBuilt()
+  ensureBuilt(packageDir)
   dir = mkdtempSync(join(tmpdir(), 'wal-process-'))
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
