@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
-import { makeTempDir, requireRedis, serviceUrls, uniquePrefix } from '@sync-engine/testkit'
+import { spawn } from 'node:child_process'
+import { RedisProcess, requireRedis, serviceUrls, uniquePrefix } from '@sync-engine/testkit'
 import { Cluster, Redis } from 'ioredis'
 import { type RedisClient, RedisL2Store, type RedisL2StoreOptions } from '../src/index.js'
 
@@ -35,21 +34,6 @@ export async function rawClient(url = redisUrl): Promise<Redis> {
   return new Redis(url)
 }
 
-/** A free loopback TCP port (the OS picks it; closed again before use). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      )
-    })
-  })
-}
-
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Polls `check` every 50 ms until it is true, failing after `timeoutMs`. */
@@ -70,75 +54,23 @@ export async function waitFor(
   }
 }
 
-/** A redis-server this test owns: started on `port`, killed with SIGKILL by `kill()`. */
-export class RedisProcess {
-  readonly port: number
-  readonly url: string
-  #child: ChildProcess | undefined
-
-  constructor(
-    port: number,
-    readonly extraArgs: readonly string[] = [],
-    readonly cwd?: string,
-  ) {
-    this.port = port
-    this.url = `redis://127.0.0.1:${port}`
-  }
-
-  async start(): Promise<void> {
-    const args = [
-      '--port',
-      String(this.port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--daemonize',
-      'no',
-      ...this.extraArgs,
-    ]
-    const child = spawn('redis-server', args, { stdio: 'ignore', ...(this.cwd ? { cwd: this.cwd } : {}) })
-    this.#child = child
-    await waitFor(`redis-server on port ${this.port}`, async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`)
-      await requireRedis(this.url, 500)
-      return true
-    })
-  }
-
-  /** SIGKILL, and wait until the process is gone. */
-  async kill(): Promise<void> {
-    const child = this.#child
-    if (!child || child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise((r) => child.once('exit', r))
-    child.kill('SIGKILL')
-    await exited
-  }
-}
-
 /** A 3-master Redis Cluster on free loopback ports in a temp dir; `stop()` kills it and removes the dir. */
 export class LocalCluster {
   readonly nodes: RedisProcess[] = []
-  readonly #dir = makeTempDir('redis-cluster')
 
   get url(): string {
     return this.nodes[0]!.url
   }
 
   async start(): Promise<void> {
-    for (let i = 0; i < 3; i++) {
-      const port = await freePort()
-      this.nodes.push(
-        new RedisProcess(
-          port,
-          ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`],
-          this.#dir.path,
-        ),
-      )
-    }
-    await Promise.all(this.nodes.map((n) => n.start()))
+    const started = await Promise.all(
+      [0, 1, 2].map(() =>
+        RedisProcess.start({
+          extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
+        }),
+      ),
+    )
+    this.nodes.push(...started)
     await run('redis-cli', [
       '--cluster',
       'create',
@@ -166,8 +98,7 @@ export class LocalCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => n.kill()))
-    this.#dir.remove()
+    await Promise.all(this.nodes.map((n) => n.close()))
   }
 }
 

@@ -1,8 +1,8 @@
 import { BackendUnavailableError, SyncEngineError } from '@sync-engine/core'
-import { jsonItem } from '@sync-engine/testkit'
+import { jsonItem, RedisProcess } from '@sync-engine/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RedisChangeFeed, RedisChangePublisher, RedisL2Store } from '../src/index.js'
-import { freePort, RedisProcess, waitFor } from './helpers.js'
+import { waitFor } from './helpers.js'
 
 // A redis-server this file owns, killed with SIGKILL while the store is open, then started again on
 // the same port: the store must fail fast while it is gone and heal by itself when it is back.
@@ -16,8 +16,7 @@ let publisher: RedisChangePublisher
 let feed: RedisChangeFeed
 
 beforeAll(async () => {
-  server = new RedisProcess(await freePort())
-  await server.start()
+  server = await RedisProcess.start()
   const options = { url: server.url, prefix: 'kill:', commandTimeoutMs: TIMEOUT_MS }
   store = new RedisL2Store(options)
   publisher = new RedisChangePublisher(options)
@@ -30,7 +29,7 @@ afterAll(async () => {
   await feed?.close()
   await publisher?.close()
   await store?.close()
-  await server?.kill()
+  await server?.close()
 })
 
 /** Runs `call`, asserting it settles within the bound; returns its error (or undefined). */
@@ -106,7 +105,7 @@ describe('Redis killed and restarted under an open store', () => {
     expect(await settle('connect', () => late.connect())).toBeInstanceOf(BackendUnavailableError)
 
     // Back on the same port: the same store objects reconnect by themselves.
-    await server.start()
+    await server.restart()
     await waitFor('the store to reconnect', async () => (await store.health(TIMEOUT_MS)).ok)
     await waitFor('the publisher to reconnect', async () => {
       await calls[8]![1]()
