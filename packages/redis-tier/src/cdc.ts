@@ -11,7 +11,7 @@ import {
   type ReceivedChange,
   validateId,
 } from '@sync-engine/core'
-import { copyOf } from './codec.js'
+import { keptBytes } from './codec.js'
 import { type Arg, backendError, RedisConnection, scriptCommand, withTimeout } from './connection.js'
 import { KeyLayout } from './keys.js'
 import {
@@ -368,7 +368,7 @@ export class RedisChangeFeed implements ChangeFeed {
         origin: raw.origin,
       }
       const change: ReceivedChange = { op, key, hash, meta, streamId }
-      return data === undefined ? change : { ...change, data: copyOf(data) }
+      return data === undefined ? change : { ...change, data: keptBytes(data) }
     } catch (e) {
       this.#logger.warn(
         { streamId, reason: (e as Error).message },

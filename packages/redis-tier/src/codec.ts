@@ -160,15 +160,20 @@ export function decodeDocument(raw: Buffer, id: string, location: string): SyncI
     }
     header.payloadAt = at + PAYLOAD_FIELD.length
   }
-  return itemOf(header, copyOf(raw, header.payloadAt, raw.length - 1), id, fail)
+  return itemOf(header, keptBytes(raw, header.payloadAt, raw.length - 1), id, fail)
 }
 
+/** Bytes a kept slice may hold alive beyond itself (its document header and the reply framing). */
+const SLACK_BYTES = 1024
+
 /**
- * A copy of `raw[start, end)`: a reply buffer may be a slice of a larger socket chunk that what is
- * kept must not keep alive. `allocUnsafe` takes small copies from Node's buffer pool (a fresh
+ * `raw[start, end)` as bytes an item may keep. ioredis answers slices of the socket chunk they
+ * arrived in: a reply read on its own is the whole chunk (kept as a view, no copy), while pipelined
+ * replies share one chunk that no item may keep alive — then a copy, from Node's buffer pool (a fresh
  * ArrayBuffer costs ~3× as much).
  */
-export function copyOf(raw: Buffer, start = 0, end = raw.length): Buffer {
+export function keptBytes(raw: Buffer, start = 0, end = raw.length): Buffer {
+  if (raw.buffer.byteLength - (end - start) <= SLACK_BYTES) return raw.subarray(start, end)
   const copy = Buffer.allocUnsafe(end - start)
   raw.copy(copy, 0, start, end)
   return copy

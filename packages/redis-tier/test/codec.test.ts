@@ -7,6 +7,7 @@ import {
   decodeModuleDocument,
   encodeDocument,
   fitsJsonModule,
+  keptBytes,
   packDocuments,
 } from '../src/codec.js'
 import { keySlot } from '../src/index.js'
@@ -98,6 +99,23 @@ describe('item documents', () => {
     ]) {
       expect(() => decodeDocument(raw, 'g', 'key:g'), raw.toString()).toThrow(CorruptDataError)
     }
+  })
+})
+
+describe('kept bytes', () => {
+  it('keep a view of a reply read on its own, and copy a slice of a chunk holding other replies', () => {
+    // What ioredis answers for a lone GET: a slice of a chunk that is just the reply.
+    const text = new TextEncoder().encode(`$9\r\n{"a":[1]}\r\n`)
+    const alone = Buffer.from(text.buffer, text.byteOffset, text.byteLength)
+    const view = keptBytes(alone, 4, 13)
+    expect(view.toString()).toBe('{"a":[1]}')
+    alone[6] = 0x62
+    expect(view.toString()).toBe('{"b":[1]}') // a view: no copy made
+    // Pipelined replies: one chunk holding many; the kept bytes are a copy.
+    const chunk = Buffer.concat([alone, Buffer.alloc(64 * 1024, 0x20)])
+    const copy = keptBytes(chunk, 4, 13)
+    chunk.fill(0, 4, 13)
+    expect(copy.toString()).toBe('{"b":[1]}')
   })
 })
 
