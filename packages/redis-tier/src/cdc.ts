@@ -155,6 +155,11 @@ export interface RedisChangeFeedOptions extends RedisConnectionOptions {
   readonly start?: 'earliest' | 'latest' | string | undefined
   /** Persists the cursor: loaded at the first read; saved when the next read starts and on close. */
   readonly cursorStore?: ChangeCursorStore | undefined
+  /**
+   * An origin whose entries this feed passes over without decoding them (the cursor still moves past
+   * them): an engine's own writes, which its coherence reader would drop anyway.
+   */
+  readonly skipOrigin?: string | undefined
 }
 
 const STREAM_ID = /^(\d+)-(\d+)$/
@@ -211,6 +216,7 @@ export class RedisChangeFeed implements ChangeFeed {
   readonly #conn: RedisConnection
   readonly #store: ChangeCursorStore | undefined
   readonly #logger: Logger
+  readonly #skipTail: Buffer | undefined
   #cursor: string
   #saved: string | undefined
   #started = false
@@ -218,7 +224,7 @@ export class RedisChangeFeed implements ChangeFeed {
   #reading = false
 
   constructor(options: RedisChangeFeedOptions = {}) {
-    const resolved = resolveConnectionOptions(options, ['start', 'cursorStore'])
+    const resolved = resolveConnectionOptions(options, ['start', 'cursorStore', 'skipOrigin'])
     const start = options.start ?? 'latest'
     if (start !== 'latest' && start !== 'earliest' && !STREAM_ID.test(start)) {
       bad(
@@ -230,6 +236,12 @@ export class RedisChangeFeed implements ChangeFeed {
     if (store !== undefined && (typeof store.load !== 'function' || typeof store.save !== 'function')) {
       bad('cursorStore', 'must have load() and save(cursor)')
     }
+    const skip = options.skipOrigin
+    if (skip !== undefined && (typeof skip !== 'string' || skip === ''))
+      bad('skipOrigin', 'must be a non-empty string')
+    // encodeMeta writes the origin last: a meta of that origin ends with these bytes, and no valid meta
+    // of another origin does (a `"` inside a JSON string is escaped).
+    this.#skipTail = skip === undefined ? undefined : Buffer.from(`,"origin":${JSON.stringify(skip)}}`)
     this.#store = store
     this.#cursor = start === 'latest' ? '$' : start === 'earliest' ? ORIGIN : start
     this.#conn = new RedisConnection(resolved, 'blocking')
@@ -348,14 +360,37 @@ export class RedisChangeFeed implements ChangeFeed {
 
   /** One entry as a change; entries this package did not write are logged and skipped. */
   #decode(streamId: string, flat: Buffer[]): ReceivedChange | undefined {
-    const fields = fieldMap<Buffer>(flat)
-    const op = fields.get('op')?.toString()
-    const key = fields.get('key')?.toString('utf8')
-    const hash = fields.get('hash')?.toString() ?? ''
-    const data = fields.get('data')
+    let op: string | undefined
+    let key: Buffer | undefined
+    let hash: Buffer | undefined
+    let data: Buffer | undefined
+    let metaBytes: Buffer | undefined
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const value = flat[i + 1]!
+      switch (flat[i]!.toString('latin1')) {
+        case 'op':
+          op = value.toString('latin1')
+          break
+        case 'key':
+          key = value
+          break
+        case 'hash':
+          hash = value
+          break
+        case 'data':
+          data = value
+          break
+        case 'meta':
+          metaBytes = value
+      }
+    }
+    const tail = this.#skipTail
+    if (tail && metaBytes && metaBytes.length >= tail.length) {
+      if (metaBytes.compare(tail, 0, tail.length, metaBytes.length - tail.length) === 0) return undefined
+    }
     try {
       if ((op !== 'PUT' && op !== 'DEL') || key === undefined) throw new Error('no op/key')
-      const raw = JSON.parse(fields.get('meta')?.toString('utf8') ?? 'null') as Record<string, unknown>
+      const raw = JSON.parse(metaBytes?.toString('utf8') ?? 'null') as Record<string, unknown>
       if (raw === null || typeof raw !== 'object' || typeof raw.origin !== 'string')
         throw new Error('no meta')
       const contentType =
@@ -367,7 +402,13 @@ export class RedisChangeFeed implements ChangeFeed {
         state: typeof raw.state === 'string' ? raw.state : undefined,
         origin: raw.origin,
       }
-      const change: ReceivedChange = { op, key, hash, meta, streamId }
+      const change: ReceivedChange = {
+        op,
+        key: key.toString('utf8'),
+        hash: hash?.toString() ?? '',
+        meta,
+        streamId,
+      }
       return data === undefined ? change : { ...change, data: keptBytes(data) }
     } catch (e) {
       this.#logger.warn(

@@ -110,6 +110,28 @@ describe('change stream', () => {
     }
   })
 
+  it("skipOrigin passes over that origin's entries and returns every other, cursor past both", async () => {
+    const from = (origin: string, key: string, state = 'default'): ChangeEntry => ({
+      ...put(key),
+      meta: meta({ origin, state }),
+    })
+    await publisher.publish([
+      from('me', 'mine.1'),
+      from('ame', 'theirs.1'),
+      from('other', 'theirs.2', ',"origin":"me"}'),
+      from('me', 'mine.2'),
+      from('me"', 'theirs.3'),
+    ])
+    const f = feed({ start: 'earliest', skipOrigin: 'me' })
+    const batch = await f.read({ count: 10 })
+    expect(batch.changes.map((c) => c.key)).toEqual(['theirs.1', 'theirs.2', 'theirs.3'])
+    expect(batch.changes[1]!.meta.state).toBe(',"origin":"me"}')
+    const last = await admin.xrevrange(`${prefix}__se:cdc`, '+', '-', 'COUNT', 1)
+    expect(batch.cursor).toBe(last[0]![0])
+    expect((await f.read({ count: 10 })).changes).toEqual([])
+    expect(() => new RedisChangeFeed({ skipOrigin: '' })).toThrow(/options\.skipOrigin/)
+  })
+
   it('a feed from "earliest" reads everything in order, then only what is new', async () => {
     await publisher.publish([put('a'), put('b'), del('a')])
     const f = feed({ start: 'earliest' })

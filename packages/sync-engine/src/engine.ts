@@ -2288,6 +2288,11 @@ export class SyncEngine extends EventEmitter<Events> {
    * that apply or invalidate. `start`: `'latest'` (default), `'earliest'` or a stream id.
    */
   async changes(options: { start?: string } = {}): Promise<ChangeFeed> {
+    return this.#changeFeed(options)
+  }
+
+  /** A feed on this engine's stream; `skipOrigin` passes over that origin's entries undecoded. */
+  async #changeFeed(options: { start?: string; skipOrigin?: string }): Promise<ChangeFeed> {
     this.#assertReadable('changes')
     const redis = this.config.redis
     if (redis === undefined || !('url' in redis)) {
@@ -2301,13 +2306,15 @@ export class SyncEngine extends EventEmitter<Events> {
       commandTimeoutMs: redis.commandTimeoutMs,
       logger: this.logger,
       ...(options.start ? { start: options.start } : {}),
+      ...(options.skipOrigin ? { skipOrigin: options.skipOrigin } : {}),
     })
   }
 
   async #startCoherence(): Promise<void> {
     if (!this.config.cdc.enabled || !this.config.cdc.coherence) return
     try {
-      this.#feed = await this.changes()
+      // Its own entries are dropped on arrival (#applyChanges): the feed need not decode them.
+      this.#feed = await this.#changeFeed({ skipOrigin: this.config.instanceId })
     } catch (error) {
       this.logger.warn({ error: (error as Error).message }, 'Change-stream coherence is off (no Redis URL)')
       return
