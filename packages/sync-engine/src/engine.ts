@@ -244,7 +244,6 @@ const emptyReport = (reason: string): FlushReport => ({
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-/** What a flush's direct L3 writes committed (filled as they go, so a later failure keeps the facts). */
 /** A batch whose L3 half is done (see `#commitBatch`), waiting for its L2 half. */
 interface CommittedBatch {
   readonly entries: Entry[]
@@ -258,6 +257,7 @@ interface CommittedBatch {
   readonly viaWal: boolean
 }
 
+/** What a flush's direct L3 writes committed (filled as they go, so a later failure keeps the facts). */
 interface L3Done {
   readonly outcomes: Map<string, PutOutcome>
   readonly deleted: Set<string>
