@@ -1,21 +1,9 @@
-import {
-  describeL2Store,
-  describeMerkleNodeStore,
-  jsonItem,
-  testSeed,
-  uniquePrefix,
-} from '@sync-engine/testkit'
+import { jsonItem, testSeed, uniquePrefix } from '@sync-engine/testkit'
 import fc from 'fast-check'
 import type { Cluster } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  keySlot,
-  RedisChangeFeed,
-  RedisChangePublisher,
-  RedisL2Store,
-  type RedisMerkleNodeStore,
-} from '../src/index.js'
-import { deletePrefix, LocalCluster } from './helpers.js'
+import { keySlot, RedisChangeFeed, RedisChangePublisher, RedisL2Store } from '../src/index.js'
+import { deletePrefix, describeConformance, LocalCluster } from './helpers.js'
 
 // A 3-master cluster on free loopback ports, started for this file and stopped after it.
 const cluster = new LocalCluster()
@@ -38,27 +26,11 @@ async function openClusterStore(label: string, shared = false): Promise<RedisL2S
   return store
 }
 
-describeL2Store('redis cluster', {
-  create: () => openClusterStore('cluster-l2'),
-  destroy: (store) => deletePrefix(admin, (store as RedisL2Store).keys.prefix),
-})
-
-const mirrors = new Map<RedisMerkleNodeStore, RedisL2Store>()
-describeMerkleNodeStore(
-  'redis cluster mirror (caller client)',
-  async () => {
-    const store = await openClusterStore('cluster-merkle', true)
-    mirrors.set(store.merkle, store)
-    return store.merkle
-  },
-  {
-    teardown: async (mirror) => {
-      const store = mirrors.get(mirror as RedisMerkleNodeStore)!
-      mirrors.delete(mirror as RedisMerkleNodeStore)
-      await store.close()
-      await deletePrefix(admin, store.keys.prefix)
-    },
-  },
+// The mirror's suite runs on a store over the caller's Cluster client, the L2 suite on one from a URL.
+describeConformance(
+  'redis cluster',
+  (label) => openClusterStore(`cluster-${label}`, label === 'merkle'),
+  () => admin,
 )
 
 describe('redis cluster specifics', () => {

@@ -1,7 +1,19 @@
 import { spawn } from 'node:child_process'
-import { RedisProcess, requireRedis, serviceUrls, uniquePrefix } from '@sync-engine/testkit'
+import {
+  describeL2Store,
+  describeMerkleNodeStore,
+  RedisProcess,
+  requireRedis,
+  serviceUrls,
+  uniquePrefix,
+} from '@sync-engine/testkit'
 import { Cluster, Redis } from 'ioredis'
-import { type RedisClient, RedisL2Store, type RedisL2StoreOptions } from '../src/index.js'
+import {
+  type RedisClient,
+  RedisL2Store,
+  type RedisL2StoreOptions,
+  type RedisMerkleNodeStore,
+} from '../src/index.js'
 
 export const redisUrl = serviceUrls().redisUrl
 
@@ -115,4 +127,36 @@ function run(command: string, args: string[]): Promise<void> {
       code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`))
     })
   })
+}
+
+/**
+ * Registers testkit's L2 and Merkle node store conformance suites for stores `open` makes (`label` names
+ * the kind of store); `admin()` is the client that sweeps each store's keys afterwards.
+ */
+export function describeConformance(
+  name: string,
+  open: (label: string) => Promise<RedisL2Store>,
+  admin: () => RedisClient,
+): void {
+  describeL2Store(name, {
+    create: () => open('l2'),
+    destroy: (store) => deletePrefix(admin(), (store as RedisL2Store).keys.prefix),
+  })
+  const mirrors = new Map<RedisMerkleNodeStore, RedisL2Store>()
+  describeMerkleNodeStore(
+    `${name} mirror`,
+    async () => {
+      const store = await open('merkle')
+      mirrors.set(store.merkle, store)
+      return store.merkle
+    },
+    {
+      teardown: async (mirror) => {
+        const store = mirrors.get(mirror as RedisMerkleNodeStore)!
+        mirrors.delete(mirror as RedisMerkleNodeStore)
+        await store.close()
+        await deletePrefix(admin(), store.keys.prefix)
+      },
+    },
+  )
 }
