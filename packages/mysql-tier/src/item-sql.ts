@@ -25,19 +25,39 @@ const NEWER =
  * Assigning `version` before `timestamp` would be wrong: a greater version would make the timestamp
  * test compare against the new version.
  */
-const GUARDED_UPDATE = [
-  ...L3_ITEM_COLUMNS.filter((c) => c !== 'id' && c !== 'version' && c !== 'timestamp'),
-  'timestamp',
-  'version',
-]
-  .map((c) => `${quote(c)} = IF(${NEWER}, VALUES(${quote(c)}), ${quote(c)})`)
-  .join(', ')
+function guardedUpdate(value: (column: string) => string): string {
+  return [
+    ...L3_ITEM_COLUMNS.filter((c) => c !== 'id' && c !== 'version' && c !== 'timestamp'),
+    'timestamp',
+    'version',
+  ]
+    .map((c) => `${quote(c)} = IF(${NEWER}, ${value(c)}, ${quote(c)})`)
+    .join(', ')
+}
+
+const GUARDED_UPDATE = guardedUpdate((c) => `VALUES(${quote(c)})`)
+
+/**
+ * The columns a lean upsert binds: those of a row with JSON content, no audit and no access counts
+ * (what a flush writes). The others take their defaults: `NULL` / `0`, the values the full upsert
+ * would bind for such a row.
+ */
+export const LEAN_COLUMNS = ['id', 'version', 'timestamp', 'payload_hash', 'payload', 'state'] as const
+const LEAN_DEFAULTS: Readonly<Record<string, string>> = {
+  payload_blob: 'NULL',
+  audit: 'NULL',
+  access_count: '0',
+  last_accessed: '0',
+}
+const GUARDED_LEAN_UPDATE = guardedUpdate((c) => LEAN_DEFAULTS[c] ?? `VALUES(${quote(c)})`)
 
 /** The statements of one items table, built once per table and statement size. */
 export class ItemSql {
   readonly table: string
   /** Guarded multi-row upsert of `size` rows. */
   readonly upsert: (size: number) => string
+  /** The same for `size` lean rows (`LEAN_COLUMNS`): 6 values a row instead of 10. */
+  readonly upsertLean: (size: number) => string
   /** Full rows of `size` ids. */
   readonly rows: (size: number) => string
   /** Stored `(version, timestamp)` of `size` ids, locked for the transaction. */
@@ -71,6 +91,11 @@ export class ItemSql {
     this.upsert = bySize(
       (n) =>
         `INSERT INTO ${t} (${cols}) VALUES ${valuesList(n, L3_ITEM_COLUMNS.length)} ON DUPLICATE KEY UPDATE ${GUARDED_UPDATE}`,
+    )
+    const leanCols = LEAN_COLUMNS.map(quote).join(', ')
+    this.upsertLean = bySize(
+      (n) =>
+        `INSERT INTO ${t} (${leanCols}) VALUES ${valuesList(n, LEAN_COLUMNS.length)} ON DUPLICATE KEY UPDATE ${GUARDED_LEAN_UPDATE}`,
     )
     this.rows = bySize((n) => `SELECT ${cols} FROM ${t} WHERE ${inList(n)}`)
     this.versionsForUpdate = bySize(

@@ -37,9 +37,17 @@ export interface EncodedRow {
   readonly bytes: number
 }
 
-/** The values of `rows` in `L3_ITEM_COLUMNS` order, row after row: what one multi-row upsert binds. */
-export function rowParams(rows: readonly EncodedRow[]): unknown[] {
-  const params = new Array<unknown>(rows.length * L3_ITEM_COLUMNS.length)
+/** True for a row the lean upsert can write (`LEAN_COLUMNS`): JSON content, no audit, no access counts. */
+export function isLean(r: EncodedRow): boolean {
+  return r.json && r.audit === null && r.accessCount === 0 && r.lastAccessed === 0
+}
+
+/**
+ * The values of `rows`, row after row: what one multi-row upsert binds — in `L3_ITEM_COLUMNS` order,
+ * or in `LEAN_COLUMNS` order for rows that are all lean.
+ */
+export function rowParams(rows: readonly EncodedRow[], lean = false): unknown[] {
+  const params = new Array<unknown>(rows.length * (lean ? 6 : L3_ITEM_COLUMNS.length))
   let k = 0
   for (const r of rows) {
     params[k++] = r.id
@@ -47,9 +55,10 @@ export function rowParams(rows: readonly EncodedRow[]): unknown[] {
     params[k++] = r.updatedAt
     params[k++] = r.contentHash
     params[k++] = r.json ? r.payload : null
-    params[k++] = r.json ? null : r.payload
-    params[k++] = r.audit
+    if (!lean) params[k++] = r.json ? null : r.payload
+    if (!lean) params[k++] = r.audit
     params[k++] = r.state
+    if (lean) continue
     params[k++] = r.accessCount
     params[k++] = r.lastAccessed
   }

@@ -33,6 +33,7 @@ import {
   decodeRow,
   type EncodedRow,
   encodeRow,
+  isLean,
   payloadLimit,
   rowParams,
   type StoredRow,
@@ -398,8 +399,15 @@ export class MysqlL3Store implements L3Store {
       // The rows go in while the tree is read beside them (see #applyLeaves); both settle before COMMIT.
       const rows = (async () => {
         for (const [sql, written] of writes) {
-          for (const piece of rowPieces(written, state.statementBytes, (r) => r.bytes)) {
-            await tx.execute(sql.upsert(piece.length), rowParams(piece))
+          // Most rows bind 6 values instead of 10 (`isLean`): ~20 % less work per row for MariaDB.
+          for (const lean of [true, false]) {
+            const group = written.filter((r) => isLean(r) === lean)
+            for (const piece of rowPieces(group, state.statementBytes, (r) => r.bytes)) {
+              await tx.execute(
+                lean ? sql.upsertLean(piece.length) : sql.upsert(piece.length),
+                rowParams(piece, lean),
+              )
+            }
           }
         }
       })()

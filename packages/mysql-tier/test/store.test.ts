@@ -304,6 +304,36 @@ describe('writes', () => {
     expect(JSON.parse(row!.audit)).toEqual({ batch: 'batch-42', trace: item.traceParent, home: 'node-7' })
   })
 
+  it('a plain JSON row over an audited binary row with counters leaves none of them (lean upsert)', async () => {
+    const old = SyncItem.fromBytes('shape', new Uint8Array([1, 2, 3]), {
+      version: 1,
+      batchId: 'b-1',
+      homeInstanceId: 'node-1',
+    })
+    old.accessCount = 3
+    old.lastAccessed = 1_700_000_000_000
+    const plain = jsonItem('shape', { now: 'json' }, { version: 2 })
+    const audited = jsonItem('shape.2', [2], { version: 1, batchId: 'b-2' })
+    await store.putBatch([old])
+    // One batch with both shapes: each goes through its own statement.
+    const outcomes = await store.putBatch([plain, audited])
+    expect(outcomes.map((o) => o.status)).toEqual(['written', 'written'])
+    const [row] = await sql<
+      { payload_blob: unknown; audit: unknown; access_count: unknown; last_accessed: unknown }[]
+    >(
+      `SELECT payload_blob, audit, access_count, last_accessed FROM \`${db.name}\`.sync_items WHERE id = 'shape'`,
+    )
+    expect(row).toEqual({ payload_blob: null, audit: null, access_count: 0, last_accessed: 0 })
+    const back = await store.get('shape')
+    expect(back && sameItem(back, plain)).toBe(true)
+    expect(back?.batchId).toBeUndefined()
+    expect((await store.get('shape.2'))?.batchId).toBe('b-2')
+    // An older lean row does not replace a newer one.
+    const stale = await store.putBatch([jsonItem('shape', { old: true }, { version: 1 })])
+    expect(stale[0]!.status).toBe('stale')
+    expect((await store.get('shape'))?.json()).toEqual({ now: 'json' })
+  })
+
   it('writes thousands of rows across statement sizes and scans them back in order', async () => {
     const n = 5000 + 1234
     const items = Array.from({ length: n }, (_, i) => jsonItem(`bulk.${i % 37}.${i}`, { i }))
