@@ -191,12 +191,12 @@ interface DocumentHeader {
  * (leaving the rest to the JSON parser) for any other shape.
  */
 function readPlainHeader(raw: Buffer, header: DocumentHeader): boolean {
-  let at = fieldEnd(raw, 0, VERSION_FIELD)
-  const version = digitsAt(raw, at)
-  at = fieldEnd(raw, at + digitCount(raw, at), TIMESTAMP_FIELD)
-  const timestamp = digitsAt(raw, at)
-  at = fieldEnd(raw, at + digitCount(raw, at), STATE_FIELD)
-  if (at < 0 || raw[at] !== QUOTE || version < 0 || timestamp < 0) return false
+  const versionAt = fieldEnd(raw, 0, VERSION_FIELD)
+  const versionEnd = digitsEnd(raw, versionAt)
+  const timestampAt = fieldEnd(raw, versionEnd, TIMESTAMP_FIELD)
+  const timestampEnd = digitsEnd(raw, timestampAt)
+  let at = fieldEnd(raw, timestampEnd, STATE_FIELD)
+  if (at < 0 || raw[at] !== QUOTE) return false
   const stateAt = at + 1
   for (at = stateAt; at < raw.length && raw[at] !== QUOTE; at++) {
     const byte = raw[at]!
@@ -214,8 +214,8 @@ function readPlainHeader(raw: Buffer, header: DocumentHeader): boolean {
   if (binary >= 0) at = binary
   const payloadAt = fieldEnd(raw, at, PAYLOAD_FIELD)
   if (payloadAt < 0) return false
-  header.version = version
-  header.timestamp = timestamp
+  header.version = decimal(raw, versionAt, versionEnd)
+  header.timestamp = decimal(raw, timestampAt, timestampEnd)
   header.state = raw.toString('latin1', stateAt, stateEnd)
   header.payload_hash = raw.toString('latin1', hashAt, hashAt + 64)
   if (binary >= 0) header.content_type = 'binary'
@@ -230,20 +230,18 @@ function fieldEnd(raw: Buffer, at: number, field: Buffer): number {
   return at + field.length
 }
 
-/** How many decimal digits (at most 17) `raw` holds from `at`. */
-function digitCount(raw: Buffer, at: number): number {
-  let n = 0
-  while (n < 17 && at + n < raw.length && raw[at + n]! >= 0x30 && raw[at + n]! <= 0x39) n++
-  return n
+/** Where the 1–16 decimal digits at `at` end; -1 when there are none or more (also for `at` = -1). */
+function digitsEnd(raw: Buffer, at: number): number {
+  if (at < 0) return -1
+  let end = at
+  while (end - at <= 16 && end < raw.length && raw[end]! >= 0x30 && raw[end]! <= 0x39) end++
+  return end === at || end - at > 16 ? -1 : end
 }
 
-/** The integer of 1–16 decimal digits at `at`, or -1 when there are none or too many. */
-function digitsAt(raw: Buffer, at: number): number {
-  if (at < 0) return -1
-  const n = digitCount(raw, at)
-  if (n === 0 || n > 16) return -1
+/** The integer of the decimal digits `raw[from, to)`. */
+function decimal(raw: Buffer, from: number, to: number): number {
   let value = 0
-  for (let i = at; i < at + n; i++) value = value * 10 + (raw[i]! - 0x30)
+  for (let i = from; i < to; i++) value = value * 10 + (raw[i]! - 0x30)
   return value
 }
 
