@@ -8,6 +8,7 @@ import {
   SyncItem,
   utf8ByteLength,
 } from '@sync-engine/core'
+import { LEAN_COLUMNS } from './item-sql.js'
 
 /** The `audit` column is TEXT: at most 65 535 bytes. */
 const MAX_AUDIT_BYTES = 65_535
@@ -47,7 +48,7 @@ export function isLean(r: EncodedRow): boolean {
  * or in `LEAN_COLUMNS` order for rows that are all lean.
  */
 export function rowParams(rows: readonly EncodedRow[], lean = false): unknown[] {
-  const params = new Array<unknown>(rows.length * (lean ? 6 : L3_ITEM_COLUMNS.length))
+  const params = new Array<unknown>(rows.length * (lean ? LEAN_COLUMNS : L3_ITEM_COLUMNS).length)
   let k = 0
   for (const r of rows) {
     params[k++] = r.id
@@ -55,12 +56,15 @@ export function rowParams(rows: readonly EncodedRow[], lean = false): unknown[] 
     params[k++] = r.updatedAt
     params[k++] = r.contentHash
     params[k++] = r.json ? r.payload : null
-    if (!lean) params[k++] = r.json ? null : r.payload
-    if (!lean) params[k++] = r.audit
+    if (!lean) {
+      params[k++] = r.json ? null : r.payload
+      params[k++] = r.audit
+    }
     params[k++] = r.state
-    if (lean) continue
-    params[k++] = r.accessCount
-    params[k++] = r.lastAccessed
+    if (!lean) {
+      params[k++] = r.accessCount
+      params[k++] = r.lastAccessed
+    }
   }
   return params
 }
