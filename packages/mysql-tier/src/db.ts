@@ -146,8 +146,8 @@ export class Database implements Executor {
   #side: Pool | undefined
 
   /**
-   * `side` opens a one-connection pool for reads that run beside a transaction (see `sideRead`);
-   * without it they use the main pool.
+   * `side` opens a one-connection pool for work that runs beside a transaction (see
+   * `sideTransaction`); without it that work uses the main pool.
    */
   constructor(pool: Pool, options: DatabaseOptions, side?: () => Pool) {
     this.pool = pool
@@ -156,14 +156,14 @@ export class Database implements Executor {
   }
 
   /**
-   * One read on the side connection, retried when transient: used by the holder of a store lock to
-   * read what only lock holders write while its own transaction runs other statements. Never waits
-   * on the main pool, so it cannot deadlock with the transaction that is waiting for it.
+   * `work` in a transaction of its own on the side connection, not retried (the caller's unit of work
+   * is, as a whole): used by the holder of a store lock to write what only lock holders write while
+   * its own transaction runs other statements. Never waits on the main pool, so it cannot deadlock
+   * with the transaction that is waiting for it.
    */
-  sideRead<T>(sql: string, params: readonly unknown[]): Promise<T> {
+  sideTransaction<T>(work: (s: Session) => Promise<T>): Promise<T> {
     this.#side ??= this.#openSide?.()
-    const pool = this.#side ?? this.pool
-    return this.#retry(() => this.#once((s) => s.execute<T>(sql, params), false, undefined, pool))
+    return this.#once(work, true, undefined, this.#side ?? this.pool)
   }
 
   /** Closes the pools. */

@@ -54,19 +54,22 @@ const GUARDED_LEAN_UPDATE = guardedUpdate((c) => LEAN_DEFAULTS[c] ?? `VALUES(${q
 /** The statements of one items table, built once per table and statement size. */
 export class ItemSql {
   readonly table: string
-  /** Guarded multi-row upsert of `size` rows. */
-  readonly upsert: (size: number) => string
+  /**
+   * Guarded multi-row upsert of `size` rows; with `returning` (MariaDB ≥ 10.5), it returns each row's
+   * stored `(version, timestamp)` afterwards, in the order of the rows.
+   */
+  readonly upsert: (size: number, returning?: boolean) => string
   /** The same for `size` lean rows (`LEAN_COLUMNS`): 6 values a row instead of 10. */
-  readonly upsertLean: (size: number) => string
+  readonly upsertLean: (size: number, returning?: boolean) => string
   /** Full rows of `size` ids. */
   readonly rows: (size: number) => string
-  /** Stored `(version, timestamp)` of `size` ids, locked for the transaction. */
-  readonly versionsForUpdate: (size: number) => string
   /**
-   * The same, with each id's node in the store's Merkle table (`merkle_hash`, `is_leaf`,
-   * `object_count`; NULL when it has none), read in the same statement.
+   * Stored `(version, timestamp)` of `size` ids, locked for the transaction when `lock`. With `nodes`,
+   * each id's node in the store's Merkle table as `node` too: `is_leaf` then `merkle_hash` (`1…` a
+   * leaf, `0…` an interior node, NULL none); a subquery's rows are never locked by the outer
+   * `FOR UPDATE`, so another transaction of the lock holder may write those nodes.
    */
-  readonly versionsAndNodesForUpdate: (size: number) => string
+  readonly versions: (size: number, nodes: boolean, lock: boolean) => string
   /** Which of `size` ids exist, locked. */
   readonly idsForUpdate: (size: number) => string
   /** Which of `size` ids have a state other than `?`, locked. */
@@ -88,24 +91,31 @@ export class ItemSql {
     const t = quote(table)
     const cols = L3_ITEM_COLUMNS.map(quote).join(', ')
     const inList = (n: number) => `id IN (${placeholders(n)})`
-    this.upsert = bySize(
-      (n) =>
-        `INSERT INTO ${t} (${cols}) VALUES ${valuesList(n, L3_ITEM_COLUMNS.length)} ON DUPLICATE KEY UPDATE ${GUARDED_UPDATE}`,
-    )
-    const leanCols = LEAN_COLUMNS.map(quote).join(', ')
-    this.upsertLean = bySize(
-      (n) =>
-        `INSERT INTO ${t} (${leanCols}) VALUES ${valuesList(n, LEAN_COLUMNS.length)} ON DUPLICATE KEY UPDATE ${GUARDED_LEAN_UPDATE}`,
-    )
+    const upsert = (columns: readonly string[], update: string) => {
+      const list = columns.map(quote).join(', ')
+      const [plain, returning] = [false, true].map((back) =>
+        bySize(
+          (n) =>
+            `INSERT INTO ${t} (${list}) VALUES ${valuesList(n, columns.length)} ON DUPLICATE KEY UPDATE ${update}` +
+            (back ? ' RETURNING version, `timestamp`' : ''),
+        ),
+      )
+      return (n: number, back = false) => (back ? returning! : plain!)(n)
+    }
+    this.upsert = upsert(L3_ITEM_COLUMNS, GUARDED_UPDATE)
+    this.upsertLean = upsert(LEAN_COLUMNS, GUARDED_LEAN_UPDATE)
     this.rows = bySize((n) => `SELECT ${cols} FROM ${t} WHERE ${inList(n)}`)
-    this.versionsForUpdate = bySize(
-      (n) => `SELECT id, version, \`timestamp\` FROM ${t} WHERE ${inList(n)} FOR UPDATE`,
+    const node = `(SELECT CONCAT(m.is_leaf, m.merkle_hash) FROM ${quote(merkleTable)} AS m WHERE m.path = i.id) AS node`
+    const versions = [false, true].map((nodes) =>
+      [false, true].map((lock) =>
+        bySize(
+          (n) =>
+            `SELECT i.id, i.version, i.\`timestamp\`${nodes ? `, ${node}` : ''} FROM ${t} AS i WHERE i.${inList(n)}` +
+            (lock ? ' FOR UPDATE' : ''),
+        ),
+      ),
     )
-    this.versionsAndNodesForUpdate = bySize(
-      (n) =>
-        `SELECT i.id, i.version, i.\`timestamp\`, m.merkle_hash, m.is_leaf, m.object_count FROM ${t} AS i ` +
-        `LEFT JOIN ${quote(merkleTable)} AS m ON m.path = i.id WHERE i.${inList(n)} FOR UPDATE`,
-    )
+    this.versions = (n, nodes, lock) => versions[Number(nodes)]![Number(lock)]!(n)
     this.idsForUpdate = bySize((n) => `SELECT id FROM ${t} WHERE ${inList(n)} FOR UPDATE`)
     this.otherStateForUpdate = bySize(
       (n) => `SELECT id FROM ${t} WHERE state <> ? AND ${inList(n)} FOR UPDATE`,

@@ -39,7 +39,7 @@ interface NodeRow {
 }
 
 /** The node at `path` from a row's `merkle_hash`, `is_leaf` and `object_count` columns. */
-export function nodeOf(path: string, row: Omit<NodeRow, 'path'>): MerkleNode {
+function nodeOf(path: string, row: Omit<NodeRow, 'path'>): MerkleNode {
   return { path, hash: row.merkle_hash, leaf: row.is_leaf === 1, count: Number(row.object_count) }
 }
 
@@ -59,25 +59,21 @@ const NODE_ROW_BYTES = 700
  * the pool for reads, or the connection of a write transaction, so the tree changes with the rows.
  */
 export class MysqlMerkleNodeStore implements MerkleNodeStore {
-  readonly #reads: Executor
-  readonly #writes: Executor
+  readonly #exec: Executor
   readonly #sql: NodeSql
   readonly #maxBytes: number
-  readonly #known: ReadonlyMap<string, MerkleNode>
+  readonly #known: ReadonlyMap<string, MerkleNode | null>
 
   /**
-   * `reads` runs `getNodes`/`getChildren`, `writes` runs `writeNodes` (the same executor, usually).
-   * `known`: nodes read already in this transaction (with the rows' versions), answered without a query.
+   * `known`: paths read already in this transaction, answered without a query (`null`: no node there).
    */
   constructor(
     exec: Executor,
     sql: NodeSql,
     maxStatementBytes: number,
-    writes: Executor = exec,
-    known: ReadonlyMap<string, MerkleNode> = new Map(),
+    known: ReadonlyMap<string, MerkleNode | null> = new Map(),
   ) {
-    this.#reads = exec
-    this.#writes = writes
+    this.#exec = exec
     this.#sql = sql
     this.#maxBytes = maxStatementBytes
     this.#known = known
@@ -91,18 +87,18 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
    */
   async getNodes(paths: readonly string[]): Promise<Map<string, MerkleNode>> {
     const out = new Map<string, MerkleNode>()
-    const asked = new Set(paths)
     const first: string[] = []
     const slots: string[] = []
-    for (const path of asked) {
+    for (const path of paths) {
       const node = this.#known.get(path)
       if (node) out.set(path, node)
-      else if (path.endsWith('.') && asked.has(path.slice(0, -1))) slots.push(path)
-      else first.push(path)
+      else if (node === undefined) (path.endsWith('.') ? slots : first).push(path)
     }
-    await this.#select(first, out)
+    const asked = new Set(slots.length > 0 ? paths : [])
+    const paired = (slot: string) => asked.has(slot.slice(0, -1))
+    await this.#select([...first, ...slots.filter((slot) => !paired(slot))], out)
     await this.#select(
-      slots.filter((slot) => out.get(slot.slice(0, -1))?.leaf === false),
+      slots.filter((slot) => paired(slot) && out.get(slot.slice(0, -1))?.leaf === false),
       out,
     )
     return out
@@ -110,7 +106,7 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
 
   async #select(paths: readonly string[], out: Map<string, MerkleNode>): Promise<void> {
     for (const piece of inPieces(paths)) {
-      const rows = await this.#reads.execute<NodeRow[]>(this.#sql.select(piece.length), piece)
+      const rows = await this.#exec.execute<NodeRow[]>(this.#sql.select(piece.length), piece)
       for (const r of rows) {
         out.set(r.path, nodeOf(r.path, r))
       }
@@ -121,7 +117,7 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
     const out = new Map<string, Map<string, string>>()
     for (const parent of parents) out.set(parent, new Map())
     for (const piece of inPieces(parents)) {
-      const rows = await this.#reads.execute<ChildRow[]>(this.#sql.children(piece.length), piece)
+      const rows = await this.#exec.execute<ChildRow[]>(this.#sql.children(piece.length), piece)
       for (const r of rows) out.get(r.parent_path)?.set(segmentOf(r.path), r.merkle_hash)
     }
     return out
@@ -129,7 +125,7 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
 
   async writeNodes(changes: MerkleNodeChanges): Promise<void> {
     for (const piece of inPieces(changes.delete)) {
-      await this.#writes.execute(this.#sql.remove(piece.length), piece)
+      await this.#exec.execute(this.#sql.remove(piece.length), piece)
     }
     if (changes.upsert.length === 0) return
     const now = Date.now()
@@ -144,7 +140,7 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
         params[k++] = n.leaf ? 1 : 0
         params[k++] = now
       }
-      await this.#writes.execute(this.#sql.upsert(piece.length), params)
+      await this.#exec.execute(this.#sql.upsert(piece.length), params)
     }
   }
 }

@@ -26,7 +26,7 @@ import mysql, { type PoolOptions } from 'mysql2/promise'
 import { inPieces, rowPieces } from './chunks.js'
 import { Database, type Executor, type Session } from './db.js'
 import { type Filter, ItemSql } from './item-sql.js'
-import { MysqlMerkleNodeStore, NodeSql, nodeOf } from './node-store.js'
+import { MysqlMerkleNodeStore, NodeSql } from './node-store.js'
 import { type MysqlL3StoreOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import {
   decodeLeaf,
@@ -46,6 +46,12 @@ const PACKET_MARGIN_BYTES = 256 * 1024
 /** No-pad binary collations, preferred in this order (MariaDB, MySQL 8); `utf8mb4_bin` pads spaces. */
 const COLLATIONS = ['utf8mb4_nopad_bin', 'utf8mb4_0900_bin']
 
+/** MariaDB ≥ 10.5 (`VERSION()` like `10.11.19-MariaDB-…`) has `INSERT … RETURNING`; MySQL has not. */
+function supportsReturning(server: string): boolean {
+  const [major = 0, minor = 0] = server.split('.', 2).map(Number)
+  return /mariadb/i.test(server) && (major > 10 || (major === 10 && minor >= 5))
+}
+
 /** What `connect()` learned about the server. */
 interface Connected {
   readonly db: Database
@@ -55,6 +61,8 @@ interface Connected {
   readonly maxAllowedPacket: number
   /** Byte budget of one statement's parameters. */
   readonly statementBytes: number
+  /** `INSERT … RETURNING` works (MariaDB ≥ 10.5): putBatch writes optimistically (see `#put`). */
+  readonly returning: boolean
   /** Largest payload a row may carry here. */
   readonly payloadBytes: number
   /** `GET_LOCK` name serializing the store's leaf-changing writes (and the Merkle tree) across processes. */
@@ -67,19 +75,53 @@ interface Stored {
   readonly updatedAt: number
 }
 
-/** A stored row's version, and its id's Merkle node when the version read joined the tree. */
-interface StoredWithNode extends Stored {
-  readonly node?: MerkleNode
-}
-
-/** A row of `versionsForUpdate` (or `versionsAndNodesForUpdate`, with the node columns). */
+/** A row of `versionsForUpdate` (or `versionsAndNodesForUpdate`, with `node`). */
 interface VersionRow {
   id: string
   version: number
   timestamp: number
-  merkle_hash?: string | null
-  is_leaf?: number | null
-  object_count?: number | string | null
+  node?: string | null
+}
+
+/** What a putBatch writes: the rows per table, all of them (the tree's leaves), and the nodes its version read learned. */
+interface Decided {
+  readonly writes: [ItemSql, EncodedRow[]][]
+  readonly leaves: EncodedRow[]
+  readonly known: Known
+}
+
+/** Nodes already read in a transaction, by path (`null`: no node there). */
+type Known = Map<string, MerkleNode | null>
+
+/** What the side connection's half of a putBatch did to the tree (see `#beside`). */
+type BesideOutcome = 'applied' | 'unchanged' | 'left'
+
+/** A putBatch's valid rows: one candidate per id, grouped by table, and the outcomes to fill. */
+interface Batch {
+  readonly groups: ReadonlyMap<string, EncodedRow[]>
+  readonly candidates: ReadonlyMap<string, EncodedRow>
+  readonly outcomes: PutOutcome[]
+}
+
+/** An optimistic putBatch found a row written around the store lock (see `#put`); never escapes. */
+const LOST_RACE = new Error('a row changed outside the store lock')
+
+interface Deferred<T> {
+  readonly promise: Promise<T>
+  readonly resolve: (value: T) => void
+  readonly reject: (error: unknown) => void
+}
+
+/** A promise settled from outside; a rejection nobody awaits yet is not reported as unhandled. */
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  promise.catch(() => {})
+  return { promise, resolve, reject }
 }
 
 const SUPERSEDED = 'superseded by a newer row with the same id in this batch'
@@ -290,6 +332,7 @@ export class MysqlL3Store implements L3Store {
         collation: collation ?? 'utf8mb4_bin',
         maxAllowedPacket,
         statementBytes,
+        returning: supportsReturning(info.server),
         payloadBytes: payloadLimit(statementBytes, MAX_PAYLOAD_BYTES),
         lock: lockName(info.database, table, 'merkle'),
         schemaLock: lockName(info.database, table, 'schema'),
@@ -372,48 +415,175 @@ export class MysqlL3Store implements L3Store {
     })
     if (candidates.size === 0) return outcomes
     const groups = this.#partitions.group([...candidates.values()], (r) => r.id)
+    const batch: Batch = { groups, candidates, outcomes }
     // Outcomes of the candidates are (re)decided inside the transaction: a retried attempt overwrites them.
-    await state.db.transaction(async (tx) => {
-      const writes: [ItemSql, EncodedRow[]][] = []
-      const leaves: EncodedRow[] = []
-      // The nodes of ids already stored, read with their versions: the tree need not read them again.
-      const known = new Map<string, MerkleNode>()
-      for (const [table, group] of groups) {
-        const sql = this.#items(table)
-        const stored = await this.#storedVersions(tx, sql, group)
-        const written: EncodedRow[] = []
-        for (const row of group) {
-          const current = stored.get(row.id)
-          if (current?.node) known.set(row.id, current.node)
-          if (isNewer(row, current)) {
-            written.push(row)
-            leaves.push(row)
-            outcomes[row.index] = { id: row.id, status: 'written', created: current === undefined }
-          } else {
-            const reason = `stored (version ${current!.version}, updatedAt ${current!.updatedAt}) is newer`
-            outcomes[row.index] = { id: row.id, status: 'stale', reason }
-          }
+    const attempt = (optimistic: boolean) =>
+      state.db.transaction((tx) => this.#put(tx, batch, optimistic), state.lock)
+    try {
+      await attempt(state.returning)
+    } catch (error) {
+      if (error !== LOST_RACE) throw error
+      this.#logger.warn(
+        { store: this.#options.table },
+        'mysql-tier: rows changed by a writer outside the store lock; putBatch retried with locking reads',
+      )
+      await attempt(false)
+    }
+    return outcomes
+  }
+
+  /**
+   * One attempt of a `putBatch` in `tx`, the store lock held. Which candidates are newer than the
+   * stored rows is decided one of two ways:
+   * - locking (any server): the stored versions are read here (`FOR UPDATE`), then the rows found
+   *   newer are written;
+   * - optimistic (`RETURNING`, MariaDB ≥ 10.5): the versions are read beside, on the side connection,
+   *   while every candidate is written at once — the statement's version guard keeps newer rows, and
+   *   reports each row's stored version. Every store writer holds the store lock, so the two agree;
+   *   when a row disagrees (written around the store), the attempt rolls back with `LOST_RACE` and is
+   *   retried the locking way.
+   * The tree is written beside the rows either way (`#beside`).
+   */
+  async #put(tx: Session, batch: Batch, optimistic: boolean): Promise<void> {
+    const decision = deferred<Decided>()
+    let rows: Promise<void>
+    if (optimistic) {
+      rows = (async () => {
+        const landed = new Uint8Array(batch.outcomes.length)
+        for (const [table, group] of batch.groups) {
+          await this.#upsertRows(tx, this.#items(table), group, landed)
         }
-        writes.push([sql, written])
-      }
-      // The rows go in while the tree is read beside them (see #applyLeaves); both settle before COMMIT.
-      const rows = (async () => {
-        for (const [sql, written] of writes) {
-          // Most rows bind 6 values instead of 10 (`isLean`): ~20 % less work per row for MariaDB.
-          for (const lean of [true, false]) {
-            const group = written.filter((r) => isLean(r) === lean)
-            for (const piece of rowPieces(group, state.statementBytes, (r) => r.bytes)) {
-              await tx.execute(
-                lean ? sql.upsertLean(piece.length) : sql.upsert(piece.length),
-                rowParams(piece, lean),
-              )
-            }
-          }
+        const { outcomes, candidates } = batch
+        await decision.promise
+        for (const row of candidates.values()) {
+          if ((outcomes[row.index]?.status === 'written') !== (landed[row.index] === 1)) throw LOST_RACE
         }
       })()
-      await settled(rows, this.#applyLeaves(tx, leaves, rows, known))
-    }, state.lock)
-    return outcomes
+    } else {
+      this.#decide(tx, batch, true).then(decision.resolve, decision.reject)
+      rows = decision.promise.then(async ({ writes }) => {
+        for (const [sql, written] of writes) await this.#upsertRows(tx, sql, written)
+      })
+    }
+    const beside =
+      optimistic || this.#options.merkle
+        ? this.#beside(optimistic ? (side) => this.#decide(side, batch, false) : undefined, decision, rows)
+        : undefined
+    await settled(rows, beside ?? rows)
+    const done = await beside
+    if (done === 'applied') await this.#setMerkleStale(tx, false)
+    // No tree kept (marks it stale), or a stale one (rebuilt from the rows, these included).
+    else if (done !== 'unchanged') await this.#applyLeaves(tx, (await decision.promise).leaves)
+  }
+
+  /**
+   * Reads the stored versions of the candidates (with `lock`, locked until the transaction ends) and
+   * decides each one's outcome: the rows to write, per table. With the tree kept, the same statement
+   * reads the node at each stored id's path into `known` (never locked: see `#beside`); an interior
+   * node there is left for the tree to read (with its count).
+   */
+  async #decide(exec: Executor, batch: Batch, lock: boolean): Promise<Decided> {
+    const { groups, candidates, outcomes } = batch
+    const withNodes = this.#options.merkle
+    const writes: [ItemSql, EncodedRow[]][] = []
+    const known: Known = new Map()
+    const stored = new Uint8Array(outcomes.length)
+    for (const [table, group] of groups) {
+      const sql = this.#items(table)
+      const written: EncodedRow[] = []
+      // Ids are distinct here (one candidate per id).
+      for (const piece of inPieces(group.map((r) => r.id))) {
+        const found = await exec.execute<VersionRow[]>(sql.versions(piece.length, withNodes, lock), piece)
+        for (const { id, version, timestamp, node } of found) {
+          const row = candidates.get(id)
+          if (row === undefined) continue
+          stored[row.index] = 1
+          const current = { version: Number(version), updatedAt: Number(timestamp) }
+          if (isNewer(row, current)) {
+            written.push(row)
+            outcomes[row.index] = { id, status: 'written', created: false }
+          } else {
+            const reason = `stored (version ${current.version}, updatedAt ${current.updatedAt}) is newer`
+            outcomes[row.index] = { id, status: 'stale', reason }
+          }
+          if (!withNodes) continue
+          if (node == null) known.set(id, null)
+          else if (node[0] === '1') known.set(id, { path: id, hash: node.slice(1), leaf: true, count: 1 })
+        }
+      }
+      for (const row of group) {
+        if (stored[row.index] === 1) continue
+        written.push(row)
+        outcomes[row.index] = { id: row.id, status: 'written', created: true }
+      }
+      writes.push([sql, written])
+    }
+    return { writes, leaves: writes.flatMap(([, written]) => written), known }
+  }
+
+  /**
+   * Upserts `rows` (version-guarded). Most rows bind 6 values instead of 10 (`isLean`): ~20 % less
+   * work per row for MariaDB. With `landed`, each statement returns the stored `(version, timestamp)`
+   * of its rows, in order, and `landed[row.index]` is set to 1 for each row that is now stored.
+   */
+  async #upsertRows(
+    tx: Session,
+    sql: ItemSql,
+    rows: readonly EncodedRow[],
+    landed?: Uint8Array,
+  ): Promise<void> {
+    const statementBytes = this.#state().statementBytes
+    const returning = landed !== undefined
+    for (const lean of [true, false]) {
+      const group = rows.filter((r) => isLean(r) === lean)
+      for (const piece of rowPieces(group, statementBytes, (r) => r.bytes)) {
+        const result = await tx.execute<VersionRow[]>(
+          lean ? sql.upsertLean(piece.length, returning) : sql.upsert(piece.length, returning),
+          rowParams(piece, lean),
+        )
+        if (!landed) continue
+        piece.forEach((row, i) => {
+          const stored = result[i]
+          if (stored && Number(stored.version) === row.version && Number(stored.timestamp) === row.updatedAt)
+            landed[row.index] = 1
+        })
+      }
+    }
+  }
+
+  /**
+   * The side connection's half of a `putBatch`: a transaction of its own beside the rows' (only
+   * holders of the store lock write `merkle_nodes`, and the caller holds it). With `decide`, it first
+   * makes the `decision` (optimistic writes, see `#put`); then, with the tree kept, it applies the
+   * leaves the decision writes (from the nodes it read) and commits only once those `rows` are written
+   * — with the tree marked stale in the same commit; the rows' transaction clears the mark in its own
+   * (`applied`). A crash between the two commits leaves the mark, and the next holder of the lock
+   * rebuilds the tree from the rows. A failure of either half rolls both back. `unchanged`: no leaf
+   * was written; `left`: no tree kept, or a stale one — the caller brings it up to date with its rows.
+   */
+  #beside(
+    decide: ((side: Session) => Promise<Decided>) | undefined,
+    decision: Deferred<Decided>,
+    rows: Promise<void>,
+  ): Promise<BesideOutcome> {
+    const state = this.#state()
+    const work = state.db.sideTransaction(async (side): Promise<BesideOutcome> => {
+      const tree = this.#options.merkle && !(await this.#merkleStale(side))
+      if (decide) await decide(side).then(decision.resolve, decision.reject)
+      const { leaves, known } = await decision.promise
+      if (leaves.length === 0) return 'unchanged'
+      if (!tree) return 'left'
+      await applyMerkleBatch(
+        new MysqlMerkleNodeStore(side, this.#nodeSql, state.statementBytes, known),
+        leaves,
+      )
+      await rows
+      await this.#setMerkleStale(side, true)
+      return 'applied'
+    })
+    // A side that failed before deciding must not leave the rows waiting for the decision.
+    work.catch(decision.reject)
+    return work
   }
 
   /** Deletes ids; resolves with those that existed (input order). */
@@ -601,9 +771,13 @@ export class MysqlL3Store implements L3Store {
   async merkleRoot(): Promise<string | null> {
     const state = this.#state()
     if (!this.#options.merkle) return null
-    if (await this.#merkleStale(state.db)) return this.rebuildMerkle()
-    const root = await this.#nodes(state.db).getNodes([''])
-    return root.get('')?.hash ?? null
+    const root = async (exec: Executor) => (await this.#nodes(exec).getNodes([''])).get('')?.hash ?? null
+    if (!(await this.#merkleStale(state.db))) return root(state.db)
+    // Marked stale: by a writer still committing (gone once we hold the lock), or for good.
+    return state.db.transaction(
+      async (tx) => ((await this.#merkleStale(tx)) ? this.#rebuild(tx) : root(tx)),
+      state.lock,
+    )
   }
 
   /**
@@ -713,34 +887,6 @@ export class MysqlL3Store implements L3Store {
     return `${this.#connected?.database}.${table} id ${JSON.stringify(id)}`
   }
 
-  /**
-   * Stored `(version, updatedAt)` of the rows' ids, locked until the transaction ends; with the tree
-   * kept, each id's node too (same statement).
-   */
-  async #storedVersions(
-    tx: Session,
-    sql: ItemSql,
-    rows: readonly EncodedRow[],
-  ): Promise<Map<string, StoredWithNode>> {
-    const stored = new Map<string, StoredWithNode>()
-    const withNodes = this.#options.merkle
-    // Ids are distinct here (one candidate per id).
-    for (const piece of inPieces(rows.map((r) => r.id))) {
-      const found = await tx.execute<VersionRow[]>(
-        withNodes ? sql.versionsAndNodesForUpdate(piece.length) : sql.versionsForUpdate(piece.length),
-        piece,
-      )
-      for (const r of found) {
-        const version = { version: Number(r.version), updatedAt: Number(r.timestamp) }
-        const { merkle_hash, is_leaf, object_count } = r
-        if (typeof merkle_hash !== 'string' || is_leaf == null || object_count == null)
-          stored.set(r.id, version)
-        else stored.set(r.id, { ...version, node: nodeOf(r.id, { merkle_hash, is_leaf, object_count }) })
-      }
-    }
-    return stored
-  }
-
   /** The ids of `ids` that `statement` returns (run per `IN` piece, `before` bound first). */
   async #selectIds(
     tx: Executor,
@@ -769,51 +915,22 @@ export class MysqlL3Store implements L3Store {
 
   /**
    * Brings the tree up to date with the rows this transaction changed (`ops`, the leaves really
-   * written or deleted). A store without the tree marks it stale instead; a store with the tree that
-   * finds it stale rebuilds it from the rows (which include this transaction's changes).
-   *
-   * With `rowsWritten` (the transaction's row statements, still running), the tree is read on the
-   * side connection meanwhile: only holders of the store lock write `merkle_nodes`, we hold it, and
-   * this transaction writes nodes only after every read, so the side connection reads exactly the
-   * tree this transaction updates. Node writes wait for the rows, on the transaction's connection.
+   * written or deleted), in the same transaction. A store without the tree marks it stale instead; a
+   * store with the tree that finds it stale rebuilds it from the rows (which include this
+   * transaction's changes).
    */
-  async #applyLeaves(
-    tx: Executor,
-    ops: readonly MerkleOp[],
-    rowsWritten?: Promise<void>,
-    known?: ReadonlyMap<string, MerkleNode>,
-  ): Promise<void> {
+  async #applyLeaves(tx: Executor, ops: readonly MerkleOp[]): Promise<void> {
     if (ops.length === 0) return
-    const { table, merkle } = this.#options
-    if (!merkle) {
-      await tx.execute(
-        `UPDATE ${quote(SCHEMA_TABLE)} SET merkle_stale = 1 WHERE store = ? AND merkle_stale = 0`,
-        [table],
-      )
-      return
-    }
-    if (await this.#merkleStale(tx)) {
-      await rowsWritten
-      await this.#rebuild(tx)
-      return
-    }
-    const state = this.#state()
-    const nodes =
-      rowsWritten === undefined
-        ? this.#nodes(tx)
-        : new MysqlMerkleNodeStore(
-            { execute: (sql, params) => state.db.sideRead(sql, params) },
-            this.#nodeSql,
-            state.statementBytes,
-            {
-              execute: async (sql, params) => {
-                await rowsWritten
-                return tx.execute(sql, params)
-              },
-            },
-            known,
-          )
-    await applyMerkleBatch(nodes, ops)
+    if (!this.#options.merkle) await this.#setMerkleStale(tx, true)
+    else if (await this.#merkleStale(tx)) await this.#rebuild(tx)
+    else await applyMerkleBatch(this.#nodes(tx), ops)
+  }
+
+  async #setMerkleStale(exec: Executor, stale: boolean): Promise<void> {
+    await exec.execute(
+      `UPDATE ${quote(SCHEMA_TABLE)} SET merkle_stale = ? WHERE store = ? AND merkle_stale <> ?`,
+      [stale ? 1 : 0, this.#options.table, stale ? 1 : 0],
+    )
   }
 
   async #merkleStale(exec: Executor): Promise<boolean> {
@@ -835,9 +952,7 @@ export class MysqlL3Store implements L3Store {
     await tx.execute(`DELETE FROM ${quote(this.#options.merkleTable)}`, [])
     const nodes = merkleNodesOf(leaves)
     await this.#nodes(tx).writeNodes({ upsert: [...nodes.values()], delete: [] })
-    await tx.execute(`UPDATE ${quote(SCHEMA_TABLE)} SET merkle_stale = 0 WHERE store = ?`, [
-      this.#options.table,
-    ])
+    await this.#setMerkleStale(tx, false)
     return nodes.get('')?.hash ?? null
   }
 

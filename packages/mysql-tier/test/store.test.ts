@@ -476,6 +476,84 @@ describe('connection, health and logging', () => {
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} }
 
+/**
+ * Polls `query` until it returns a row (for at most ~6 s), every `everyMs` (MariaDB refreshes its
+ * `INNODB_TRX` view only when it was not read in the last 100 ms); its first row.
+ */
+async function waitForRow<T>(query: string, params: unknown[], everyMs = 20): Promise<T> {
+  for (let waited = 0; waited < 6000; waited += everyMs) {
+    const [row] = await sql<T[]>(query, params)
+    if (row !== undefined) return row
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+  throw new Error(`no row from: ${query}`)
+}
+
+describe('writers beside the store', () => {
+  it('retries with locking reads when a writer outside the store lock changed a row meanwhile', async () => {
+    const foreign = await mysql.createConnection({ uri: db.url })
+    const warnings: string[] = []
+    const racing = await openStore(db, {
+      logger: { ...quiet, warn: (_: unknown, message?: string) => warnings.push(String(message)) },
+    })
+    try {
+      // A newer row, not committed yet: the store's version read (beside) does not see it, and its
+      // upsert waits for the row lock until the row is committed — a lost race the statement reports.
+      await foreign.query('START TRANSACTION')
+      await foreign.query(
+        "INSERT INTO sync_items (id, version, `timestamp`, payload_hash, payload, state) VALUES ('race', 9, 1, ?, '[9]', 'default')",
+        [sha256Hex(Buffer.from('[9]'))],
+      )
+      const write = racing.putBatch([jsonItem('race', [1]), jsonItem('calm', [2])])
+      // The store's upsert waits for the row, and its side transaction has decided (without the row)
+      // and written tree nodes: two writing transactions (this one and the side one) not waiting.
+      await waitForRow(
+        "SELECT SUM(t.trx_state = 'LOCK WAIT') AS waiting, SUM(t.trx_state <> 'LOCK WAIT' AND t.trx_rows_modified > 0) AS writing " +
+          'FROM information_schema.INNODB_TRX AS t JOIN information_schema.PROCESSLIST AS p ON p.ID = t.trx_mysql_thread_id ' +
+          'WHERE p.DB = ? HAVING waiting >= 1 AND writing >= 2',
+        [db.name],
+        150,
+      )
+      await foreign.query('COMMIT')
+      expect(await write).toEqual([
+        { id: 'race', status: 'stale', reason: expect.stringMatching(/version 9/) },
+        { id: 'calm', status: 'written', created: true },
+      ])
+      expect(warnings).toEqual([expect.stringMatching(/outside the store lock; putBatch retried/)])
+      expect((await store.get('race'))?.version).toBe(9)
+    } finally {
+      await foreign.end()
+      await racing.close()
+      // The foreign row bypassed the tree: repair it, as an operator would.
+      await store.rebuildMerkle()
+    }
+  })
+
+  it('reads the root without rebuilding when the stale mark was a writer between its two commits', async () => {
+    await store.putBatch([jsonItem('mark.1', [1]), jsonItem('mark.2', [2])])
+    const root = await store.merkleRoot()
+    const stamp = `SELECT MAX(updated_at) AS at FROM \`${db.name}\`.merkle_nodes`
+    const [before] = await sql<{ at: number }[]>(stamp)
+    const writer = await mysql.createConnection({ uri: db.url })
+    try {
+      // A writer holds the lock and has committed its tree (marked stale), not yet its rows.
+      await writer.query('SELECT GET_LOCK(?, 0)', [`${db.name}.sync_items.merkle`])
+      await writer.query('UPDATE sync_engine_schema SET merkle_stale = 1')
+      const reading = store.merkleRoot()
+      await waitForRow(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK%'",
+        [db.name],
+      )
+      await writer.query('UPDATE sync_engine_schema SET merkle_stale = 0')
+      await writer.query('DO RELEASE_LOCK(?)', [`${db.name}.sync_items.merkle`])
+      expect(await reading).toBe(root)
+      expect(await sql(stamp)).toEqual([before])
+    } finally {
+      await writer.end()
+    }
+  })
+})
+
 describe('merkle: false', () => {
   it('keeps no tree, marks it stale, and a store with the tree rebuilds it before answering', async () => {
     const writer = await openStore(db, { merkle: false })
