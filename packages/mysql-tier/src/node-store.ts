@@ -9,7 +9,8 @@ export class NodeSql {
   readonly table: string
   readonly select: (size: number) => string
   readonly children: (size: number) => string
-  readonly upsert: (size: number) => string
+  /** Upsert of `size` nodes; of `size` leaves (`leaves`), with `object_count` and `is_leaf` written as 1. */
+  readonly upsert: (size: number, leaves: boolean) => string
   readonly remove: (size: number) => string
 
   constructor(table: string) {
@@ -21,15 +22,21 @@ export class NodeSql {
     this.children = bySize(
       (n) => `SELECT parent_path, path, merkle_hash FROM ${t} WHERE parent_path IN (${placeholders(n)})`,
     )
-    this.upsert = bySize(
-      (n) =>
-        `INSERT INTO ${t} (path, parent_path, merkle_hash, object_count, is_leaf, updated_at) VALUES ${valuesList(n, 6)} ` +
-        'ON DUPLICATE KEY UPDATE merkle_hash = VALUES(merkle_hash), object_count = VALUES(object_count), ' +
-        'is_leaf = VALUES(is_leaf), updated_at = VALUES(updated_at)',
+    const [nodes, leaves] = [6, '(?,?,?,1,1,?)'].map((tuple) =>
+      bySize(
+        (n) =>
+          `INSERT INTO ${t} (path, parent_path, merkle_hash, object_count, is_leaf, updated_at) VALUES ${valuesList(n, tuple)} ` +
+          'ON DUPLICATE KEY UPDATE merkle_hash = VALUES(merkle_hash), object_count = VALUES(object_count), ' +
+          'is_leaf = VALUES(is_leaf), updated_at = VALUES(updated_at)',
+      ),
     )
+    this.upsert = (n, leaf) => (leaf ? leaves! : nodes!)(n)
     this.remove = bySize((n) => `DELETE FROM ${t} WHERE path IN (${placeholders(n)})`)
   }
 }
+
+/** A node already read in this transaction: the node, `null` (none there) or `undefined` (not read). */
+export type KnownNodes = (path: string) => MerkleNode | null | undefined
 
 interface NodeRow {
   path: string
@@ -62,17 +69,12 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
   readonly #exec: Executor
   readonly #sql: NodeSql
   readonly #maxBytes: number
-  readonly #known: ReadonlyMap<string, MerkleNode | null>
+  readonly #known: KnownNodes
 
   /**
    * `known`: paths read already in this transaction, answered without a query (`null`: no node there).
    */
-  constructor(
-    exec: Executor,
-    sql: NodeSql,
-    maxStatementBytes: number,
-    known: ReadonlyMap<string, MerkleNode | null> = new Map(),
-  ) {
+  constructor(exec: Executor, sql: NodeSql, maxStatementBytes: number, known: KnownNodes = () => undefined) {
     this.#exec = exec
     this.#sql = sql
     this.#maxBytes = maxStatementBytes
@@ -90,7 +92,7 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
     const first: string[] = []
     const slots: string[] = []
     for (const path of paths) {
-      const node = this.#known.get(path)
+      const node = this.#known(path)
       if (node) out.set(path, node)
       else if (node === undefined) (path.endsWith('.') ? slots : first).push(path)
     }
@@ -127,20 +129,25 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
     for (const piece of inPieces(changes.delete)) {
       await this.#exec.execute(this.#sql.remove(piece.length), piece)
     }
-    if (changes.upsert.length === 0) return
     const now = Date.now()
-    for (const piece of rowPieces(changes.upsert, this.#maxBytes, () => NODE_ROW_BYTES)) {
-      const params = new Array<unknown>(piece.length * 6)
-      let k = 0
-      for (const n of piece) {
-        params[k++] = n.path
-        params[k++] = n.path === ROOT_PATH ? null : parentPath(n.path)
-        params[k++] = n.hash
-        params[k++] = n.count
-        params[k++] = n.leaf ? 1 : 0
-        params[k++] = now
+    // Most nodes are leaves (count 1): they bind 4 values instead of 6.
+    for (const leaves of [true, false]) {
+      const group = changes.upsert.filter((n) => (n.leaf && n.count === 1) === leaves)
+      for (const piece of rowPieces(group, this.#maxBytes, () => NODE_ROW_BYTES)) {
+        const params = new Array<unknown>(piece.length * (leaves ? 4 : 6))
+        let k = 0
+        for (const n of piece) {
+          params[k++] = n.path
+          params[k++] = n.path === ROOT_PATH ? null : parentPath(n.path)
+          params[k++] = n.hash
+          if (!leaves) {
+            params[k++] = n.count
+            params[k++] = n.leaf ? 1 : 0
+          }
+          params[k++] = now
+        }
+        await this.#exec.execute(this.#sql.upsert(piece.length, leaves), params)
       }
-      await this.#exec.execute(this.#sql.upsert(piece.length), params)
     }
   }
 }

@@ -46,9 +46,9 @@ export function placeholders(count: number): string {
   return Array.from({ length: count }, () => '?').join(',')
 }
 
-/** `VALUES (…),(…)` with `rows` tuples of `columns` placeholders. */
-export function valuesList(rows: number, columns: number): string {
-  const one = tuple(columns)
+/** `VALUES (…),(…)` with `rows` tuples of `columns` placeholders (or `rows` copies of a tuple given as text). */
+export function valuesList(rows: number, columns: number | string): string {
+  const one = typeof columns === 'string' ? columns : tuple(columns)
   return Array.from({ length: rows }, () => one).join(',')
 }
 

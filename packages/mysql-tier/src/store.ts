@@ -10,7 +10,6 @@ import {
   type LeafRecord,
   type Logger,
   MAX_PAYLOAD_BYTES,
-  type MerkleNode,
   type MerkleNodeStore,
   type PageOptions,
   type Partition,
@@ -26,7 +25,7 @@ import mysql, { type PoolOptions } from 'mysql2/promise'
 import { inPieces, rowPieces } from './chunks.js'
 import { Database, type Executor, type Session } from './db.js'
 import { type Filter, ItemSql } from './item-sql.js'
-import { MysqlMerkleNodeStore, NodeSql } from './node-store.js'
+import { type KnownNodes, MysqlMerkleNodeStore, NodeSql } from './node-store.js'
 import { type MysqlL3StoreOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import {
   decodeLeaf,
@@ -87,11 +86,8 @@ interface VersionRow {
 interface Decided {
   readonly writes: [ItemSql, EncodedRow[]][]
   readonly leaves: EncodedRow[]
-  readonly known: Known
+  readonly known: KnownNodes
 }
-
-/** Nodes already read in a transaction, by path (`null`: no node there). */
-type Known = Map<string, MerkleNode | null>
 
 /** What the side connection's half of a putBatch did to the tree (see `#beside`). */
 type BesideOutcome = 'applied' | 'unchanged' | 'left'
@@ -486,7 +482,8 @@ export class MysqlL3Store implements L3Store {
     const { groups, candidates, outcomes } = batch
     const withNodes = this.#options.merkle
     const writes: [ItemSql, EncodedRow[]][] = []
-    const known: Known = new Map()
+    // Per candidate (by index): its id's node as the version read returned it (see `versions`).
+    const nodes = new Array<string | null | undefined>(outcomes.length)
     const stored = new Uint8Array(outcomes.length)
     for (const [table, group] of groups) {
       const sql = this.#items(table)
@@ -506,9 +503,7 @@ export class MysqlL3Store implements L3Store {
             const reason = `stored (version ${current.version}, updatedAt ${current.updatedAt}) is newer`
             outcomes[row.index] = { id, status: 'stale', reason }
           }
-          if (!withNodes) continue
-          if (node == null) known.set(id, null)
-          else if (node[0] === '1') known.set(id, { path: id, hash: node.slice(1), leaf: true, count: 1 })
+          if (withNodes) nodes[row.index] = node ?? null
         }
       }
       for (const row of group) {
@@ -517,6 +512,12 @@ export class MysqlL3Store implements L3Store {
         outcomes[row.index] = { id: row.id, status: 'written', created: true }
       }
       writes.push([sql, written])
+    }
+    const known: KnownNodes = (path) => {
+      const row = candidates.get(path)
+      const node = row && nodes[row.index]
+      if (node == null) return node
+      return node[0] === '1' ? { path, hash: node.slice(1), leaf: true, count: 1 } : undefined
     }
     return { writes, leaves: writes.flatMap(([, written]) => written), known }
   }
