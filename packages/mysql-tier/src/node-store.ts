@@ -35,6 +35,9 @@ export class NodeSql {
   }
 }
 
+/** Runs `work` on another connection (in a transaction that commits with the caller's), resolving after it. */
+export type Helper = (work: (exec: Executor) => Promise<void>) => Promise<void>
+
 /** A node already read in this transaction: the node, `null` (none there) or `undefined` (not read). */
 export type KnownNodes = (path: string) => MerkleNode | null | undefined
 
@@ -70,11 +73,21 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
   readonly #sql: NodeSql
   readonly #maxBytes: number
   readonly #known: KnownNodes
+  readonly #helper: Helper | undefined
 
   /**
    * `known`: paths read already in this transaction, answered without a query (`null`: no node there).
+   * `helper`: runs a share of the upserts on another connection of the same lock holder (see
+   * `writeNodes`).
    */
-  constructor(exec: Executor, sql: NodeSql, maxStatementBytes: number, known: KnownNodes = () => undefined) {
+  constructor(
+    exec: Executor,
+    sql: NodeSql,
+    maxStatementBytes: number,
+    known: KnownNodes = () => undefined,
+    helper?: Helper,
+  ) {
+    this.#helper = helper
     this.#exec = exec
     this.#sql = sql
     this.#maxBytes = maxStatementBytes
@@ -131,23 +144,36 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
     }
     const now = Date.now()
     // Most nodes are leaves (count 1): they bind 4 values instead of 6.
+    const pieces: [MerkleNode[], boolean][] = []
     for (const leaves of [true, false]) {
       const group = changes.upsert.filter((n) => (n.leaf && n.count === 1) === leaves)
-      for (const piece of rowPieces(group, this.#maxBytes, () => NODE_ROW_BYTES)) {
-        const params = new Array<unknown>(piece.length * (leaves ? 4 : 6))
-        let k = 0
-        for (const n of piece) {
-          params[k++] = n.path
-          params[k++] = n.path === ROOT_PATH ? null : parentPath(n.path)
-          params[k++] = n.hash
-          if (!leaves) {
-            params[k++] = n.count
-            params[k++] = n.leaf ? 1 : 0
-          }
-          params[k++] = now
-        }
-        await this.#exec.execute(this.#sql.upsert(piece.length, leaves), params)
-      }
+      for (const piece of rowPieces(group, this.#maxBytes, () => NODE_ROW_BYTES)) pieces.push([piece, leaves])
     }
+    const upsert = async (exec: Executor, [piece, leaves]: [MerkleNode[], boolean]) => {
+      const params = new Array<unknown>(piece.length * (leaves ? 4 : 6))
+      let k = 0
+      for (const n of piece) {
+        params[k++] = n.path
+        params[k++] = n.path === ROOT_PATH ? null : parentPath(n.path)
+        params[k++] = n.hash
+        if (!leaves) {
+          params[k++] = n.count
+          params[k++] = n.leaf ? 1 : 0
+        }
+        params[k++] = now
+      }
+      await exec.execute(this.#sql.upsert(piece.length, leaves), params)
+    }
+    // The statements touch distinct rows: this connection takes pieces from the front, the helper's
+    // from the back — far apart in the index — until none is left. Either one's failure fails both.
+    let front = 0
+    let back = pieces.length
+    const fromFront = async () => {
+      while (front < back) await upsert(this.#exec, pieces[front++]!)
+    }
+    const fromBack = async (exec: Executor) => {
+      while (front < back) await upsert(exec, pieces[--back]!)
+    }
+    await Promise.all([fromFront(), this.#helper?.(fromBack)])
   }
 }

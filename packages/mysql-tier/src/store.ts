@@ -25,7 +25,7 @@ import mysql, { type PoolOptions } from 'mysql2/promise'
 import { inPieces, rowPieces } from './chunks.js'
 import { Database, type Executor, type Session } from './db.js'
 import { type Filter, ItemSql } from './item-sql.js'
-import { type KnownNodes, MysqlMerkleNodeStore, NodeSql } from './node-store.js'
+import { type Helper, type KnownNodes, MysqlMerkleNodeStore, NodeSql } from './node-store.js'
 import { type MysqlL3StoreOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import {
   decodeLeaf,
@@ -259,7 +259,7 @@ export class MysqlL3Store implements L3Store {
       enableKeepAlive: true,
     }
     const pool = mysql.createPool(poolOptions)
-    const side = () => mysql.createPool({ ...poolOptions, connectionLimit: 1 })
+    const side = () => mysql.createPool({ ...poolOptions, connectionLimit: 2 })
     const db = new Database(
       pool,
       {
@@ -574,10 +574,16 @@ export class MysqlL3Store implements L3Store {
       const { leaves, known } = await decision.promise
       if (leaves.length === 0) return 'unchanged'
       if (!tree) return 'left'
-      await applyMerkleBatch(
-        new MysqlMerkleNodeStore(side, this.#nodeSql, state.statementBytes, known),
-        leaves,
-      )
+      // A second side transaction takes a share of the node upserts; it commits (marking the tree
+      // stale too) once the rows are written, before this one, which marks the same row.
+      const helper: Helper = (work) =>
+        state.db.sideTransaction(async (second) => {
+          await work(second)
+          await rows
+          await this.#setMerkleStale(second, true)
+        })
+      const nodes = new MysqlMerkleNodeStore(side, this.#nodeSql, state.statementBytes, known, helper)
+      await applyMerkleBatch(nodes, leaves)
       await rows
       await this.#setMerkleStale(side, true)
       return 'applied'
