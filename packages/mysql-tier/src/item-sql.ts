@@ -63,13 +63,8 @@ export class ItemSql {
   readonly upsertLean: (size: number, returning?: boolean) => string
   /** Full rows of `size` ids. */
   readonly rows: (size: number) => string
-  /**
-   * Stored `(version, timestamp)` of `size` ids, locked for the transaction when `lock`. With `nodes`,
-   * each id's node in the store's Merkle table as `node` too: `is_leaf` then `merkle_hash` (`1…` a
-   * leaf, `0…` an interior node, NULL none); a subquery's rows are never locked by the outer
-   * `FOR UPDATE`, so another transaction of the lock holder may write those nodes.
-   */
-  readonly versions: (size: number, nodes: boolean, lock: boolean) => string
+  /** Stored `(version, timestamp)` of `size` ids, locked for the transaction when `lock`. */
+  readonly versions: (size: number, lock: boolean) => string
   /** Which of `size` ids exist, locked. */
   readonly idsForUpdate: (size: number) => string
   /** Which of `size` ids have a state other than `?`, locked. */
@@ -86,7 +81,7 @@ export class ItemSql {
   readonly matchingForUpdate: (filter: Filter) => string
   readonly leaves: string
 
-  constructor(table: string, merkleTable: string) {
+  constructor(table: string) {
     this.table = table
     const t = quote(table)
     const cols = L3_ITEM_COLUMNS.map(quote).join(', ')
@@ -105,17 +100,10 @@ export class ItemSql {
     this.upsert = upsert(L3_ITEM_COLUMNS, GUARDED_UPDATE)
     this.upsertLean = upsert(LEAN_COLUMNS, GUARDED_LEAN_UPDATE)
     this.rows = bySize((n) => `SELECT ${cols} FROM ${t} WHERE ${inList(n)}`)
-    const node = `(SELECT CONCAT(m.is_leaf, m.merkle_hash) FROM ${quote(merkleTable)} AS m WHERE m.path = i.id) AS node`
-    const versions = [false, true].map((nodes) =>
-      [false, true].map((lock) =>
-        bySize(
-          (n) =>
-            `SELECT i.id, i.version, i.\`timestamp\`${nodes ? `, ${node}` : ''} FROM ${t} AS i WHERE i.${inList(n)}` +
-            (lock ? ' FOR UPDATE' : ''),
-        ),
-      ),
+    const [versions, versionsForUpdate] = ['', ' FOR UPDATE'].map((lock) =>
+      bySize((n) => `SELECT id, version, \`timestamp\` FROM ${t} WHERE ${inList(n)}${lock}`),
     )
-    this.versions = (n, nodes, lock) => versions[Number(nodes)]![Number(lock)]!(n)
+    this.versions = (n, lock) => (lock ? versionsForUpdate! : versions!)(n)
     this.idsForUpdate = bySize((n) => `SELECT id FROM ${t} WHERE ${inList(n)} FOR UPDATE`)
     this.otherStateForUpdate = bySize(
       (n) => `SELECT id FROM ${t} WHERE state <> ? AND ${inList(n)} FOR UPDATE`,

@@ -10,6 +10,7 @@ import {
   type LeafRecord,
   type Logger,
   MAX_PAYLOAD_BYTES,
+  type MerkleNode,
   type MerkleNodeStore,
   type PageOptions,
   type Partition,
@@ -74,19 +75,17 @@ interface Stored {
   readonly updatedAt: number
 }
 
-/** A row of `versionsForUpdate` (or `versionsAndNodesForUpdate`, with `node`). */
+/** A row of `versions`. */
 interface VersionRow {
   id: string
   version: number
   timestamp: number
-  node?: string | null
 }
 
-/** What a putBatch writes: the rows per table, all of them (the tree's leaves), and the nodes its version read learned. */
+/** What a putBatch writes: the rows per table, and all of them (the tree's leaves). */
 interface Decided {
   readonly writes: [ItemSql, EncodedRow[]][]
   readonly leaves: EncodedRow[]
-  readonly known: KnownNodes
 }
 
 /** What the side connection's half of a putBatch did to the tree (see `#beside`). */
@@ -463,7 +462,12 @@ export class MysqlL3Store implements L3Store {
     }
     const beside =
       optimistic || this.#options.merkle
-        ? this.#beside(optimistic ? (side) => this.#decide(side, batch, false) : undefined, decision, rows)
+        ? this.#beside(
+            batch,
+            optimistic ? (side) => this.#decide(side, batch, false) : undefined,
+            decision,
+            rows,
+          )
         : undefined
     await settled(rows, beside ?? rows)
     const done = await beside
@@ -474,24 +478,19 @@ export class MysqlL3Store implements L3Store {
 
   /**
    * Reads the stored versions of the candidates (with `lock`, locked until the transaction ends) and
-   * decides each one's outcome: the rows to write, per table. With the tree kept, the same statement
-   * reads the node at each stored id's path into `known` (never locked: see `#beside`); an interior
-   * node there is left for the tree to read (with its count).
+   * decides each one's outcome: the rows to write, per table.
    */
   async #decide(exec: Executor, batch: Batch, lock: boolean): Promise<Decided> {
     const { groups, candidates, outcomes } = batch
-    const withNodes = this.#options.merkle
     const writes: [ItemSql, EncodedRow[]][] = []
-    // Per candidate (by index): its id's node as the version read returned it (see `versions`).
-    const nodes = new Array<string | null | undefined>(outcomes.length)
     const stored = new Uint8Array(outcomes.length)
     for (const [table, group] of groups) {
       const sql = this.#items(table)
       const written: EncodedRow[] = []
       // Ids are distinct here (one candidate per id).
       for (const piece of inPieces(group.map((r) => r.id))) {
-        const found = await exec.execute<VersionRow[]>(sql.versions(piece.length, withNodes, lock), piece)
-        for (const { id, version, timestamp, node } of found) {
+        const found = await exec.execute<VersionRow[]>(sql.versions(piece.length, lock), piece)
+        for (const { id, version, timestamp } of found) {
           const row = candidates.get(id)
           if (row === undefined) continue
           stored[row.index] = 1
@@ -503,7 +502,6 @@ export class MysqlL3Store implements L3Store {
             const reason = `stored (version ${current.version}, updatedAt ${current.updatedAt}) is newer`
             outcomes[row.index] = { id, status: 'stale', reason }
           }
-          if (withNodes) nodes[row.index] = node ?? null
         }
       }
       for (const row of group) {
@@ -513,13 +511,7 @@ export class MysqlL3Store implements L3Store {
       }
       writes.push([sql, written])
     }
-    const known: KnownNodes = (path) => {
-      const row = candidates.get(path)
-      const node = row && nodes[row.index]
-      if (node == null) return node
-      return node[0] === '1' ? { path, hash: node.slice(1), leaf: true, count: 1 } : undefined
-    }
-    return { writes, leaves: writes.flatMap(([, written]) => written), known }
+    return { writes, leaves: writes.flatMap(([, written]) => written) }
   }
 
   /**
@@ -553,44 +545,68 @@ export class MysqlL3Store implements L3Store {
   }
 
   /**
-   * The side connection's half of a `putBatch`: a transaction of its own beside the rows' (only
-   * holders of the store lock write `merkle_nodes`, and the caller holds it). With `decide`, it first
-   * makes the `decision` (optimistic writes, see `#put`); then, with the tree kept, it applies the
-   * leaves the decision writes (from the nodes it read) and commits only once those `rows` are written
-   * — with the tree marked stale in the same commit; the rows' transaction clears the mark in its own
-   * (`applied`). A crash between the two commits leaves the mark, and the next holder of the lock
-   * rebuilds the tree from the rows. A failure of either half rolls both back. `unchanged`: no leaf
-   * was written; `left`: no tree kept, or a stale one — the caller brings it up to date with its rows.
+   * The tree's half of a `putBatch`, beside the rows: two transactions of their own on the side
+   * connections (only holders of the store lock write `merkle_nodes`, and the caller holds it).
+   * The first makes the `decision` when given `decide` (optimistic writes, see `#put`), then applies
+   * the leaves the decision writes; the second reads the candidates' nodes meanwhile, and takes half
+   * of the node upserts. Each commits only once the `rows` are written, marking the tree stale in that
+   * commit (the second first: they mark the same row); the rows' transaction clears the mark in its
+   * own (`applied`). A crash between the commits leaves the mark, and the next holder of the lock
+   * rebuilds the tree from the rows. A failure of any of them rolls back what is not committed.
+   * `unchanged`: no leaf was written; `left`: no tree kept, or a stale one — the caller brings it up
+   * to date with its rows.
    */
-  #beside(
+  async #beside(
+    batch: Batch,
     decide: ((side: Session) => Promise<Decided>) | undefined,
     decision: Deferred<Decided>,
     rows: Promise<void>,
   ): Promise<BesideOutcome> {
     const state = this.#state()
-    const work = state.db.sideTransaction(async (side): Promise<BesideOutcome> => {
+    const nodesOf = deferred<Map<string, MerkleNode>>()
+    const share = deferred<((exec: Executor) => Promise<void>) | null>()
+    const second = this.#options.merkle
+      ? state.db.sideTransaction(async (side) => {
+          await this.#nodes(side)
+            .getNodes([...batch.candidates.keys()])
+            .then(nodesOf.resolve, nodesOf.reject)
+          const work = await share.promise
+          if (work === null) return
+          await work(side)
+          await rows
+          await this.#setMerkleStale(side, true)
+        })
+      : undefined
+    second?.catch(nodesOf.reject)
+    const first = state.db.sideTransaction(async (side): Promise<BesideOutcome> => {
       const tree = this.#options.merkle && !(await this.#merkleStale(side))
       if (decide) await decide(side).then(decision.resolve, decision.reject)
-      const { leaves, known } = await decision.promise
+      const { leaves } = await decision.promise
       if (leaves.length === 0) return 'unchanged'
       if (!tree) return 'left'
-      // A second side transaction takes a share of the node upserts; it commits (marking the tree
-      // stale too) once the rows are written, before this one, which marks the same row.
-      const helper: Helper = (work) =>
-        state.db.sideTransaction(async (second) => {
-          await work(second)
-          await rows
-          await this.#setMerkleStale(second, true)
-        })
-      const nodes = new MysqlMerkleNodeStore(side, this.#nodeSql, state.statementBytes, known, helper)
-      await applyMerkleBatch(nodes, leaves)
+      const found = await nodesOf.promise
+      const known: KnownNodes = (path) => found.get(path) ?? (batch.candidates.has(path) ? null : undefined)
+      const helper: Helper = (work) => {
+        share.resolve(work)
+        return second!
+      }
+      await applyMerkleBatch(
+        new MysqlMerkleNodeStore(side, this.#nodeSql, state.statementBytes, known, helper),
+        leaves,
+      )
+      share.resolve(null)
+      await second
       await rows
       await this.#setMerkleStale(side, true)
       return 'applied'
     })
-    // A side that failed before deciding must not leave the rows waiting for the decision.
-    work.catch(decision.reject)
-    return work
+    // A first half that failed before deciding must not leave the rows waiting for the decision, nor
+    // the second waiting for its share.
+    first.catch(decision.reject)
+    const release = () => share.resolve(null)
+    first.then(release, release)
+    await settled(first, second ?? first)
+    return first
   }
 
   /** Deletes ids; resolves with those that existed (input order). */
@@ -880,7 +896,7 @@ export class MysqlL3Store implements L3Store {
   #items(table: string): ItemSql {
     let sql = this.#itemSql.get(table)
     if (!sql) {
-      sql = new ItemSql(table, this.#options.merkleTable)
+      sql = new ItemSql(table)
       this.#itemSql.set(table, sql)
     }
     return sql

@@ -217,7 +217,7 @@ describe('writes', () => {
     const pool = mysql.createPool({ uri: db.url, connectionLimit: 1, charset: 'UTF8MB4_BIN' })
     try {
       const exec = poolExecutor(pool)
-      const upsert = new ItemSql('sync_items', 'merkle_nodes').upsert(1)
+      const upsert = new ItemSql('sync_items').upsert(1)
       const row = (version: number, at: number, text: string) => {
         const content = Buffer.from(JSON.stringify(text))
         return ['g', version, at, sha256Hex(content), content, null, null, `v${version}`, 0, 0]
