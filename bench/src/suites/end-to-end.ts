@@ -102,7 +102,7 @@ export default function endToEndSuite({ quick }: { quick: boolean }): BenchGroup
       targets: { [engines[0]!.name]: 0.3 },
       rounds: 3,
       minCalls: 2,
-      note: 'Each engine call is `submitMany` (durability memory) of every item, then `flush()`: the rows in MariaDB (version guard, Merkle tree in the same transaction unless off), the documents and the Merkle mirror in Redis, the change stream entries when CDC is on. The baseline only writes the MariaDB rows; the MariaDB-only row shows what Redis (documents + Merkle mirror) adds. Default batch limits (1000 items / 1 MiB per flush batch).',
+      note: 'Each engine call is `submitMany` (durability memory) of every item, then `flush()`: the rows in MariaDB (version guard, Merkle tree committed with them unless off), the documents and the Merkle mirror in Redis, the change stream entries when CDC is on. The baseline only writes the MariaDB rows; the MariaDB-only row shows what Redis (documents + Merkle mirror) adds. Default batch limits (1000 items / 1 MiB per flush batch).',
     },
   ]
 }

@@ -101,8 +101,10 @@ export default function mysqlTierSuite({ quick }: { quick: boolean }): BenchGrou
       rounds: quick ? 1 : 9,
       note:
         'Every call rewrites all rows with new content (two generations alternate), so every row is written and ' +
-        'every leaf changes. The store validates each row, locks the store (GET_LOCK), reads the stored versions ' +
-        '(SELECT … FOR UPDATE) for per-row outcomes, and with the tree also reads and writes ~100k merkle_nodes rows.',
+        'every leaf changes. The store validates each row, locks the store (GET_LOCK), reads the stored versions on a ' +
+        'side connection while it writes every row with RETURNING (each row checked against that read, for exact ' +
+        'per-row outcomes) and, with the tree, reads and writes ~100k merkle_nodes rows on two side connections, ' +
+        'committed with the rows.',
     },
   ]
 }
