@@ -172,7 +172,8 @@ function touchedLevels(effect: ReadonlyMap<string, string | null>): Levels {
   }
   // Ancestors that are not ids themselves, each once (ids are unique keys already).
   const ancestors = new Set<string>()
-  for (const [id, op] of effect) {
+  // `forEach`, not `for…of` with destructuring: no entry array per id (this runs once per leaf).
+  effect.forEach((op, id) => {
     let depth = pathDepth(id)
     add(id, depth, op)
     for (let p = id; p !== ROOT_PATH; ) {
@@ -182,7 +183,7 @@ function touchedLevels(effect: ReadonlyMap<string, string | null>): Levels {
       ancestors.add(p)
       add(p, depth, undefined)
     }
-  }
+  })
   return { paths, ops }
 }
 
@@ -235,11 +236,11 @@ function dropNoOps(
   children: ReadonlyMap<string, ReadonlyMap<string, string>>,
 ): boolean {
   const size = effect.size
-  for (const [id, leaf] of effect) {
+  effect.forEach((leaf, id) => {
     const node = before.get(id)
     const current = node === undefined ? null : node.leaf ? node.hash : (children.get(id)?.get('') ?? null)
     if (leaf === current) effect.delete(id)
-  }
+  })
   return effect.size !== size
 }
 
@@ -340,13 +341,13 @@ function interiorHashAfter(
     hashes.push(ownLeaf)
   }
   const changed = changes && kids.size > 0 ? changesBySegment(changes) : undefined
-  for (const [segment, hash] of kids) {
-    if (segment === '') continue
+  kids.forEach((hash, segment) => {
+    if (segment === '') return
     const now = changed?.has(segment) ? changed.get(segment)! : hash
-    if (now === null) continue
+    if (now === null) return
     segments.push(segment)
     hashes.push(now)
-  }
+  })
   if (changes) {
     for (let j = 0; j < changes.segments.length; j++) {
       const hash = changes.hashes[j]

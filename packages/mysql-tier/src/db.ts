@@ -42,6 +42,8 @@ type QueryValues = Parameters<PoolConnection['query']>[1]
 const SESSION_SETUP = [
   'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED',
   "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
+  // Time functions (the Merkle table's `updated_at`) in UTC, without a daylight-saving hour.
+  "SET SESSION time_zone = '+00:00'",
 ]
 
 interface DriverError {

@@ -22,7 +22,9 @@ export class NodeSql {
     this.children = bySize(
       (n) => `SELECT parent_path, path, merkle_hash FROM ${t} WHERE parent_path IN (${placeholders(n)})`,
     )
-    const [nodes, leaves] = [6, '(?,?,?,1,1,?)'].map((tuple) =>
+    // `updated_at` is the statement's time on the server (sessions run in UTC): one value fewer a row.
+    const now = 'ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000)'
+    const [nodes, leaves] = [`(?,?,?,?,?,${now})`, `(?,?,?,1,1,${now})`].map((tuple) =>
       bySize(
         (n) =>
           `INSERT INTO ${t} (path, parent_path, merkle_hash, object_count, is_leaf, updated_at) VALUES ${valuesList(n, tuple)} ` +
@@ -142,15 +144,14 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
     for (const piece of inPieces(changes.delete)) {
       await this.#exec.execute(this.#sql.remove(piece.length), piece)
     }
-    const now = Date.now()
-    // Most nodes are leaves (count 1): they bind 4 values instead of 6.
+    // Most nodes are leaves (count 1): they bind 3 values instead of 5.
     const pieces: [MerkleNode[], boolean][] = []
     for (const leaves of [true, false]) {
       const group = changes.upsert.filter((n) => (n.leaf && n.count === 1) === leaves)
       for (const piece of rowPieces(group, this.#maxBytes, () => NODE_ROW_BYTES)) pieces.push([piece, leaves])
     }
     const upsert = async (exec: Executor, [piece, leaves]: [MerkleNode[], boolean]) => {
-      const params = new Array<unknown>(piece.length * (leaves ? 4 : 6))
+      const params = new Array<unknown>(piece.length * (leaves ? 3 : 5))
       let k = 0
       for (const n of piece) {
         params[k++] = n.path
@@ -160,7 +161,6 @@ export class MysqlMerkleNodeStore implements MerkleNodeStore {
           params[k++] = n.count
           params[k++] = n.leaf ? 1 : 0
         }
-        params[k++] = now
       }
       await exec.execute(this.#sql.upsert(piece.length, leaves), params)
     }
