@@ -529,6 +529,42 @@ describe('writers beside the store', () => {
     }
   })
 
+  it('retries the whole batch when a side connection is killed while it waits for the rows', async () => {
+    await store.putBatch([jsonItem('hold', [1])])
+    const holder = await mysql.createConnection({ uri: db.url })
+    const warnings: unknown[] = []
+    const writer = await openStore(db, { logger: { ...quiet, warn: (o: unknown) => warnings.push(o) } })
+    try {
+      // Lock the row without changing it: the batch's upsert waits while its side transactions
+      // decide, write their node upserts and wait for the rows.
+      await holder.query('START TRANSACTION')
+      await holder.query("SELECT id FROM sync_items WHERE id = 'hold' FOR UPDATE")
+      const write = writer.putBatch([jsonItem('hold', [2], { version: 2 }), jsonItem('beside', [3])])
+      const side = await waitForRow<{ id: number }>(
+        'SELECT t.trx_mysql_thread_id AS id FROM information_schema.INNODB_TRX AS t ' +
+          'JOIN information_schema.PROCESSLIST AS p ON p.ID = t.trx_mysql_thread_id ' +
+          "WHERE p.DB = ? AND t.trx_state <> 'LOCK WAIT' AND t.trx_rows_modified > 0 " +
+          "AND EXISTS (SELECT 1 FROM information_schema.INNODB_TRX AS w WHERE w.trx_state = 'LOCK WAIT') LIMIT 1",
+        [db.name],
+        150,
+      )
+      await sql(`KILL CONNECTION ${Number(side.id)}`)
+      await holder.query('COMMIT')
+      expect(await write).toEqual([
+        { id: 'hold', status: 'written', created: false },
+        { id: 'beside', status: 'written', created: true },
+      ])
+      expect(warnings).toEqual([expect.objectContaining({ attempt: 1 })])
+      expect((await store.get('hold'))?.version).toBe(2)
+      expect(await sql(`SELECT merkle_stale AS stale FROM \`${db.name}\`.sync_engine_schema`)).toEqual([
+        { stale: 0 },
+      ])
+    } finally {
+      await holder.end()
+      await writer.close()
+    }
+  })
+
   it('reads the root without rebuilding when the stale mark was a writer between its two commits', async () => {
     await store.putBatch([jsonItem('mark.1', [1]), jsonItem('mark.2', [2])])
     const root = await store.merkleRoot()
