@@ -15,8 +15,14 @@ export interface MysqlL3StoreOptions {
   merkle?: boolean
   /** pino-compatible logger (default: console, warnings and errors only). */
   logger?: Logger
-  /** Pool size (default 10); the store opens one more connection to read the tree beside large writes. */
+  /** Pool size (default 10); the store opens 2 more for batches it overlaps (`overlapMinRows`). */
   connectionLimit?: number
+  /**
+   * Batches of at least this many rows (default 512) write their tree, and read their stored versions,
+   * on two side connections while the rows are written; smaller ones run on one connection, one step
+   * after the other (fewer round trips and commits: faster below a few hundred rows).
+   */
+  overlapMinRows?: number
   /** Timeout of each statement, in ms (default 30 000; 0 disables). */
   queryTimeoutMs?: number
   /** How long a write waits for the store's lock (another process writing), in seconds (default 30). */
@@ -35,6 +41,7 @@ export interface ResolvedOptions {
   readonly merkle: boolean
   readonly logger: Logger
   readonly connectionLimit: number
+  readonly overlapMinRows: number
   readonly queryTimeoutMs: number
   readonly lockTimeoutSeconds: number
   readonly retries: number
@@ -49,6 +56,7 @@ const KEYS = new Set([
   'merkle',
   'logger',
   'connectionLimit',
+  'overlapMinRows',
   'queryTimeoutMs',
   'lockTimeoutSeconds',
   'retries',
@@ -96,6 +104,7 @@ export function resolveOptions(options: MysqlL3StoreOptions): ResolvedOptions {
     merkle: options.merkle ?? true,
     logger: options.logger ?? createConsoleLogger(),
     connectionLimit: integer(options.connectionLimit, 'connectionLimit', 1, 10),
+    overlapMinRows: integer(options.overlapMinRows, 'overlapMinRows', 1, 512),
     queryTimeoutMs: integer(options.queryTimeoutMs, 'queryTimeoutMs', 0, 30_000),
     lockTimeoutSeconds: integer(options.lockTimeoutSeconds, 'lockTimeoutSeconds', 1, 30),
     retries: integer(options.retries, 'retries', 0, 3),

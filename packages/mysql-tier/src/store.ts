@@ -88,6 +88,9 @@ interface Decided {
   readonly leaves: EncodedRow[]
 }
 
+/** How a putBatch attempt decides and writes (see `#put`). */
+type WriteWay = 'inline' | 'locking' | 'optimistic'
+
 /** What the side connection's half of a putBatch did to the tree (see `#beside`). */
 type BesideOutcome = 'applied' | 'unchanged' | 'left'
 
@@ -412,24 +415,31 @@ export class MysqlL3Store implements L3Store {
     const groups = this.#partitions.group([...candidates.values()], (r) => r.id)
     const batch: Batch = { groups, candidates, outcomes }
     // Outcomes of the candidates are (re)decided inside the transaction: a retried attempt overwrites them.
-    const attempt = (optimistic: boolean) =>
-      state.db.transaction((tx) => this.#put(tx, batch, optimistic), state.lock)
-    try {
-      await attempt(state.returning)
-    } catch (error) {
-      if (error !== LOST_RACE) throw error
-      this.#logger.warn(
-        { store: this.#options.table },
-        'mysql-tier: rows changed by a writer outside the store lock; putBatch retried with locking reads',
-      )
-      await attempt(false)
+    const attempt = (way: WriteWay) => state.db.transaction((tx) => this.#put(tx, batch, way), state.lock)
+    if (candidates.size < this.#options.overlapMinRows) await attempt('inline')
+    else {
+      try {
+        await attempt(state.returning ? 'optimistic' : 'locking')
+      } catch (error) {
+        if (error !== LOST_RACE) throw error
+        this.#logger.warn(
+          { store: this.#options.table },
+          'mysql-tier: rows changed by a writer outside the store lock; putBatch retried with locking reads',
+        )
+        await attempt('locking')
+      }
     }
     return outcomes
   }
 
   /**
-   * One attempt of a `putBatch` in `tx`, the store lock held. Which candidates are newer than the
-   * stored rows is decided one of two ways:
+   * One attempt of a `putBatch` in `tx`, the store lock held. `inline` (fewer rows than
+   * `overlapMinRows`; measured here with the tree, per batch: 1 row 3.0 ms inline vs 4.4 ms
+   * overlapped, 200 rows 12.2 vs 14.3 ms, 500 rows 21.7 vs 20.6 ms, 1000 rows 34–36 vs 27–31 ms): the stored
+   * versions are read (`FOR UPDATE`), the rows found newer written, then the tree brought up to date,
+   * one after the other in `tx` (the fewest round trips and commits). A large batch writes its tree
+   * beside the rows (`#beside`), after deciding which candidates are newer than the stored rows one of
+   * two ways:
    * - locking (any server): the stored versions are read here (`FOR UPDATE`), then the rows found
    *   newer are written;
    * - optimistic (`RETURNING`, MariaDB ≥ 10.5): the versions are read beside, on the side connection,
@@ -437,9 +447,15 @@ export class MysqlL3Store implements L3Store {
    *   reports each row's stored version. Every store writer holds the store lock, so the two agree;
    *   when a row disagrees (written around the store), the attempt rolls back with `LOST_RACE` and is
    *   retried the locking way.
-   * The tree is written beside the rows either way (`#beside`).
    */
-  async #put(tx: Session, batch: Batch, optimistic: boolean): Promise<void> {
+  async #put(tx: Session, batch: Batch, way: WriteWay): Promise<void> {
+    if (way === 'inline') {
+      const { writes, leaves } = await this.#decide(tx, batch, true)
+      for (const [sql, written] of writes) await this.#upsertRows(tx, sql, written)
+      await this.#applyLeaves(tx, leaves)
+      return
+    }
+    const optimistic = way === 'optimistic'
     const decision = deferred<Decided>()
     let rows: Promise<void>
     if (optimistic) {

@@ -8,21 +8,27 @@ import { closeAdmin, freshDatabase, openStore, poolExecutor, sql, type TestDatab
 
 beforeAll(() => requireMysql())
 
-// Each conformance test gets a database of its own, dropped after it.
+// Each conformance test gets a database of its own, dropped after it. The suite's batches are small:
+// run it as they run (on one connection), and with every batch overlapped (side connections).
 const databases = new Map<L3Store, TestDatabase>()
-describeL3Store('MysqlL3Store on MariaDB', {
-  async create() {
-    const db = await freshDatabase('l3_conf')
-    const store = await openStore(db)
-    databases.set(store, db)
-    return store
-  },
-  async destroy(store) {
-    await databases.get(store)?.drop()
-    databases.delete(store)
-  },
-  expectedRoot: (leaves) => merkleRootOf(leaves),
-})
+for (const [title, overlapMinRows] of [
+  ['MysqlL3Store on MariaDB', undefined],
+  ['MysqlL3Store on MariaDB, every batch overlapped', 1],
+] as const) {
+  describeL3Store(title, {
+    async create() {
+      const db = await freshDatabase('l3_conf')
+      const store = await openStore(db, overlapMinRows === undefined ? {} : { overlapMinRows })
+      databases.set(store, db)
+      return store
+    },
+    async destroy(store) {
+      await databases.get(store)?.drop()
+      databases.delete(store)
+    },
+    expectedRoot: (leaves) => merkleRootOf(leaves),
+  })
+}
 
 // The node store alone, over the `merkle_nodes` table the store's migrations create.
 let nodesDb: TestDatabase

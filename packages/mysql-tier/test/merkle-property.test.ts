@@ -115,46 +115,53 @@ async function step(store: MysqlL3Store, model: Map<string, Row>, o: Op): Promis
 }
 
 let db: TestDatabase
-let store: MysqlL3Store
+/** The same database through a store that runs its (small) batches on one connection, and one that overlaps every batch. */
+const stores: { inline?: MysqlL3Store; overlapped?: MysqlL3Store } = {}
 beforeAll(async () => {
   await requireMysql()
   db = await freshDatabase('l3_prop')
-  store = await openStore(db)
+  stores.inline = await openStore(db)
   // Half the ids in a partition of their own, so routing and multi-table merges are exercised too.
-  await store.registerPartition('a.', 'a_items')
-  await store.registerPartition('c', 'c_items')
+  await stores.inline.registerPartition('a.', 'a_items')
+  await stores.inline.registerPartition('c', 'c_items')
+  stores.overlapped = await openStore(db, { overlapMinRows: 1 })
 })
 afterAll(async () => {
-  await store?.close()
+  await stores.inline?.close()
+  await stores.overlapped?.close()
   await db?.drop()
   await closeAdmin()
 })
 
 describe('Merkle root under random operations', () => {
   const seed = testSeed()
-  it(`equals merkleRootOf(rows) after every operation, and rows equal the model (seed ${seed}, FC_SEED to change)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 8 }), async (ops) => {
-        for (const table of ['sync_items', 'a_items', 'c_items', 'merkle_nodes']) {
-          await sql(`DELETE FROM \`${db.name}\`.\`${table}\``)
-        }
-        const model = new Map<string, Row>()
-        for (const o of ops) {
-          await step(store, model, o)
-          const expected = [...model.values()].map((r) => ({
-            id: r.id,
-            version: r.version,
-            contentHash: item(r).contentHash,
-          }))
-          expect(await store.merkleRoot()).toBe(merkleRootOf(expected))
-        }
-        const leaves = await store.scanLeaves(undefined, 100)
-        expect(leaves.map((l) => l.id)).toEqual(
-          [...model.keys()].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))),
-        )
-        for (const r of model.values()) expect((await store.get(r.id))?.state).toBe(r.state)
-      }),
-      { seed, numRuns: 25 },
-    )
-  })
+  it.each(['inline', 'overlapped'] as const)(
+    `%s: equals merkleRootOf(rows) after every operation, and rows equal the model (seed ${seed}, FC_SEED to change)`,
+    async (kind) => {
+      const store = stores[kind]!
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 8 }), async (ops) => {
+          for (const table of ['sync_items', 'a_items', 'c_items', 'merkle_nodes']) {
+            await sql(`DELETE FROM \`${db.name}\`.\`${table}\``)
+          }
+          const model = new Map<string, Row>()
+          for (const o of ops) {
+            await step(store, model, o)
+            const expected = [...model.values()].map((r) => ({
+              id: r.id,
+              version: r.version,
+              contentHash: item(r).contentHash,
+            }))
+            expect(await store.merkleRoot()).toBe(merkleRootOf(expected))
+          }
+          const leaves = await store.scanLeaves(undefined, 100)
+          expect(leaves.map((l) => l.id)).toEqual(
+            [...model.keys()].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))),
+          )
+          for (const r of model.values()) expect((await store.get(r.id))?.state).toBe(r.state)
+        }),
+        { seed, numRuns: 25 },
+      )
+    },
+  )
 })

@@ -494,6 +494,7 @@ describe('writers beside the store', () => {
     const foreign = await mysql.createConnection({ uri: db.url })
     const warnings: string[] = []
     const racing = await openStore(db, {
+      overlapMinRows: 1,
       logger: { ...quiet, warn: (_: unknown, message?: string) => warnings.push(String(message)) },
     })
     try {
@@ -533,7 +534,10 @@ describe('writers beside the store', () => {
     await store.putBatch([jsonItem('hold', [1])])
     const holder = await mysql.createConnection({ uri: db.url })
     const warnings: unknown[] = []
-    const writer = await openStore(db, { logger: { ...quiet, warn: (o: unknown) => warnings.push(o) } })
+    const writer = await openStore(db, {
+      overlapMinRows: 1,
+      logger: { ...quiet, warn: (o: unknown) => warnings.push(o) },
+    })
     try {
       // Lock the row without changing it: the batch's upsert waits while its side transactions
       // decide, write their node upserts and wait for the rows.
