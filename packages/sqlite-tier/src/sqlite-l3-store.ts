@@ -119,6 +119,25 @@ function checkIds(ids: unknown, argument = 'ids'): string[] {
   return [...new Set(ids.map((id) => validateId(id)))]
 }
 
+const PAUSE = new Int32Array(new SharedArrayBuffer(4))
+
+/**
+ * `PRAGMA journal_mode = WAL`, retried for up to `busyTimeoutMs` while another connection holds the
+ * lock the switch needs: there SQLite answers `SQLITE_BUSY` at once instead of calling the busy
+ * handler (waiting could deadlock), e.g. when two processes open a new file together.
+ */
+function enterWal(db: Database.Database, busyTimeoutMs: number): unknown {
+  const deadline = Date.now() + busyTimeoutMs
+  for (;;) {
+    try {
+      return db.pragma('journal_mode = WAL', { simple: true })
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw error
+      Atomics.wait(PAUSE, 0, 0, 5 + Math.random() * 20)
+    }
+  }
+}
+
 /** Opens (creating it and its directory) and checks the file, sets the pragmas, migrates the schema. */
 function open(o: ResolvedOptions): Connection {
   if (o.path !== MEMORY_PATH) {
@@ -145,7 +164,7 @@ function open(o: ResolvedOptions): Connection {
         throw new CorruptDataError(o.path, `integrity check failed: ${problems.join('; ')}`)
       }
     } else db.prepare('SELECT count(*) FROM sqlite_master').get()
-    const mode = db.pragma('journal_mode = WAL', { simple: true })
+    const mode = enterWal(db, o.busyTimeoutMs)
     if (mode !== 'wal' && o.path !== MEMORY_PATH) {
       throw new BackendUnavailableError(BACKEND, `${o.path} cannot use journal_mode=WAL (${String(mode)})`)
     }

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { merkleRootOf } from '@sync-engine/merkle'
 import { ensureBuilt, sameItem } from '@sync-engine/testkit'
+import Database from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { expectedRows } from './fixtures/rows.mjs'
 import { leavesOf, openStore, tempFiles } from './helpers.js'
@@ -77,6 +78,24 @@ describe('several processes', () => {
     expect(await store.merkleRoot()).toBe(merkleRootOf(leaves))
     expect(await store.merkleRoot()).toBe(merkleRootOf([...expected.values()]))
     await store.close()
+  })
+
+  it('waits for the switch to WAL while another process holds the lock it needs (a new file opened by two at once)', async () => {
+    // A file still in rollback-journal mode, its RESERVED lock held by another connection: SQLite
+    // answers the WAL switch with SQLITE_BUSY at once there, without calling the busy handler.
+    const path = files.file('wal-switch')
+    const holder = new Database(path)
+    holder.exec('CREATE TABLE other (a)')
+    holder.exec('BEGIN IMMEDIATE')
+    holder.exec('INSERT INTO other VALUES (1)')
+    const child = start([fixture('connect.mjs'), path, '10000'])
+    // The child connects right after `ready`; the lock stays held a while longer (failing without the
+    // wait took ~10 ms).
+    await child.ready
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    holder.exec('COMMIT')
+    holder.close()
+    expect(await child.done).toEqual({ code: 0, out: 'ready\nconnected\n' })
   })
 
   it('a process exits by itself after using the store, closed or not', async () => {
