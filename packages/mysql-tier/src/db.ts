@@ -148,8 +148,8 @@ export class Database implements Executor {
   #side: Pool | undefined
 
   /**
-   * `side` opens a one-connection pool for work that runs beside a transaction (see
-   * `sideTransaction`); without it that work uses the main pool.
+   * `side` opens the pool (two connections) for work that runs beside a transaction (see
+   * `sideTransaction`); without it that work uses the main pool, which must then have room for it.
    */
   constructor(pool: Pool, options: DatabaseOptions, side?: () => Pool) {
     this.pool = pool
@@ -158,10 +158,10 @@ export class Database implements Executor {
   }
 
   /**
-   * `work` in a transaction of its own on the side connection, not retried (the caller's unit of work
+   * `work` in a transaction of its own on a side connection, not retried (the caller's unit of work
    * is, as a whole): used by the holder of a store lock to write what only lock holders write while
-   * its own transaction runs other statements. Never waits on the main pool, so it cannot deadlock
-   * with the transaction that is waiting for it.
+   * its own transaction runs other statements. With the side pool it never waits on the main pool, so
+   * it cannot deadlock with the transaction that is waiting for it.
    */
   sideTransaction<T>(work: (s: Session) => Promise<T>): Promise<T> {
     this.#side ??= this.#openSide?.()

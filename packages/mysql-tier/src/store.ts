@@ -91,7 +91,7 @@ interface Decided {
 /** How a putBatch attempt decides and writes (see `#put`). */
 type WriteWay = 'inline' | 'locking' | 'optimistic'
 
-/** What the side connection's half of a putBatch did to the tree (see `#beside`). */
+/** What the side transactions of a putBatch did to the tree (see `#beside`). */
 type BesideOutcome = 'applied' | 'unchanged' | 'left'
 
 /** A putBatch's valid rows: one candidate per id, grouped by table, and the outcomes to fill. */
@@ -442,7 +442,7 @@ export class MysqlL3Store implements L3Store {
    * two ways:
    * - locking (any server): the stored versions are read here (`FOR UPDATE`), then the rows found
    *   newer are written;
-   * - optimistic (`RETURNING`, MariaDB ≥ 10.5): the versions are read beside, on the side connection,
+   * - optimistic (`RETURNING`, MariaDB ≥ 10.5): the versions are read beside, on a side connection,
    *   while every candidate is written at once — the statement's version guard keeps newer rows, and
    *   reports each row's stored version. Every store writer holds the store lock, so the two agree;
    *   when a row disagrees (written around the store), the attempt rolls back with `LOST_RACE` and is
