@@ -82,9 +82,12 @@ interface VersionRow {
   timestamp: number
 }
 
+/** Rows to upsert, per items table. */
+type Writes = readonly (readonly [ItemSql, readonly EncodedRow[]])[]
+
 /** What a putBatch writes: the rows per table, and all of them (the tree's leaves). */
 interface Decided {
-  readonly writes: [ItemSql, EncodedRow[]][]
+  readonly writes: Writes
   readonly leaves: EncodedRow[]
 }
 
@@ -451,7 +454,7 @@ export class MysqlL3Store implements L3Store {
   async #put(tx: Session, batch: Batch, way: WriteWay): Promise<void> {
     if (way === 'inline') {
       const { writes, leaves } = await this.#decide(tx, batch, true)
-      for (const [sql, written] of writes) await this.#upsertRows(tx, sql, written)
+      await this.#upsertRows(tx, writes)
       await this.#applyLeaves(tx, leaves)
       return
     }
@@ -461,9 +464,8 @@ export class MysqlL3Store implements L3Store {
     if (optimistic) {
       rows = (async () => {
         const landed = new Uint8Array(batch.outcomes.length)
-        for (const [table, group] of batch.groups) {
-          await this.#upsertRows(tx, this.#items(table), group, landed)
-        }
+        const all = [...batch.groups].map(([table, group]): Writes[number] => [this.#items(table), group])
+        await this.#upsertRows(tx, all, landed)
         const { outcomes, candidates } = batch
         await decision.promise
         for (const row of candidates.values()) {
@@ -472,9 +474,7 @@ export class MysqlL3Store implements L3Store {
       })()
     } else {
       this.#decide(tx, batch, true).then(decision.resolve, decision.reject)
-      rows = decision.promise.then(async ({ writes }) => {
-        for (const [sql, written] of writes) await this.#upsertRows(tx, sql, written)
-      })
+      rows = decision.promise.then(({ writes }) => this.#upsertRows(tx, writes))
     }
     const beside =
       optimistic || this.#options.merkle
@@ -531,31 +531,33 @@ export class MysqlL3Store implements L3Store {
   }
 
   /**
-   * Upserts `rows` (version-guarded). Most rows bind 6 values instead of 10 (`isLean`): ~20 % less
-   * work per row for MariaDB. With `landed`, each statement returns the stored `(version, timestamp)`
-   * of its rows, in order, and `landed[row.index]` is set to 1 for each row that is now stored.
+   * Upserts the rows of each table of `writes` (version-guarded). Most rows bind 6 values instead of
+   * 10 (`isLean`): ~20 % less work per row for MariaDB. With `landed`, each statement returns the
+   * stored `(version, timestamp)` of its rows, in order, and `landed[row.index]` is set to 1 for each
+   * row that is now stored.
    */
-  async #upsertRows(
-    tx: Session,
-    sql: ItemSql,
-    rows: readonly EncodedRow[],
-    landed?: Uint8Array,
-  ): Promise<void> {
+  async #upsertRows(tx: Session, writes: Writes, landed?: Uint8Array): Promise<void> {
     const statementBytes = this.#state().statementBytes
     const returning = landed !== undefined
-    for (const lean of [true, false]) {
-      const group = rows.filter((r) => isLean(r) === lean)
-      for (const piece of rowPieces(group, statementBytes, (r) => r.bytes)) {
-        const result = await tx.execute<VersionRow[]>(
-          lean ? sql.upsertLean(piece.length, returning) : sql.upsert(piece.length, returning),
-          rowParams(piece, lean),
-        )
-        if (!landed) continue
-        piece.forEach((row, i) => {
-          const stored = result[i]
-          if (stored && Number(stored.version) === row.version && Number(stored.timestamp) === row.updatedAt)
-            landed[row.index] = 1
-        })
+    for (const [sql, rows] of writes) {
+      for (const lean of [true, false]) {
+        const group = rows.filter((r) => isLean(r) === lean)
+        for (const piece of rowPieces(group, statementBytes, (r) => r.bytes)) {
+          const result = await tx.execute<VersionRow[]>(
+            lean ? sql.upsertLean(piece.length, returning) : sql.upsert(piece.length, returning),
+            rowParams(piece, lean),
+          )
+          if (!landed) continue
+          piece.forEach((row, i) => {
+            const stored = result[i]
+            if (
+              stored &&
+              Number(stored.version) === row.version &&
+              Number(stored.timestamp) === row.updatedAt
+            )
+              landed[row.index] = 1
+          })
+        }
       }
     }
   }
