@@ -437,15 +437,14 @@ describe('connection, health and logging', () => {
       const warnings: unknown[] = []
       const retrying = await openStore(db, { logger: { ...quiet, warn: (o: unknown) => warnings.push(o) } })
       const write = retrying.putBatch([jsonItem('survivor', [1])]).finally(() => retrying.close())
-      let victim: number | undefined
-      for (let i = 0; i < 100 && victim === undefined; i++) {
-        const rows = await sql<{ id: number }[]>(
+      const victim = (
+        await waitForRow<{ id: number }>(
           "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK%'",
           [db.name],
+          20,
+          2000,
         )
-        victim = rows[0]?.id
-        if (victim === undefined) await new Promise((r) => setTimeout(r, 20))
-      }
+      ).id
       expect(victim).toBeDefined()
       await sql(`KILL CONNECTION ${Number(victim)}`)
       await holder.query('DO RELEASE_LOCK(?)', [`${db.name}.sync_items.merkle`])
@@ -477,11 +476,11 @@ describe('connection, health and logging', () => {
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} }
 
 /**
- * Polls `query` until it returns a row (for at most ~6 s), every `everyMs` (MariaDB refreshes its
+ * Polls `query` until it returns a row (for at most ~`forMs`), every `everyMs` (MariaDB refreshes its
  * `INNODB_TRX` view only when it was not read in the last 100 ms); its first row.
  */
-async function waitForRow<T>(query: string, params: unknown[], everyMs = 20): Promise<T> {
-  for (let waited = 0; waited < 6000; waited += everyMs) {
+async function waitForRow<T>(query: string, params: unknown[], everyMs = 20, forMs = 6000): Promise<T> {
+  for (let waited = 0; waited < forMs; waited += everyMs) {
     const [row] = await sql<T[]>(query, params)
     if (row !== undefined) return row
     await new Promise((r) => setTimeout(r, everyMs))
