@@ -12,7 +12,7 @@ import {
   validateId,
 } from '@sync-engine/core'
 import { keptBytes } from './codec.js'
-import { type Arg, backendError, RedisConnection, scriptCommand, withTimeout } from './connection.js'
+import { backendError, RedisConnection, scriptCommand, withTimeout } from './connection.js'
 import { KeyLayout } from './keys.js'
 import {
   bad,
@@ -21,6 +21,7 @@ import {
   type RedisConnectionOptions,
   resolveConnectionOptions,
 } from './options.js'
+import { Packer } from './packer.js'
 import { APPEND_CHANGES } from './scripts.js'
 
 /** Default `MAXLEN ~` of the stream (SPEC §14 `cdc.maxLen`). */
@@ -41,8 +42,8 @@ function encodeMeta(meta: ChangeMeta): string {
   return `${json}"origin":${JSON.stringify(meta.origin)}}`
 }
 
-/** The five APPEND_CHANGES arguments of `entry` (op, key, hash, data, meta), validated. */
-function entryArgs(entry: ChangeEntry, index: number, out: Arg[]): void {
+/** Appends `entry` to an APPEND_CHANGES blob (op, key, hash, data, meta), validated. */
+function packEntry(entry: ChangeEntry, index: number, out: Packer): void {
   const where = `entries[${index}]`
   if (entry === null || typeof entry !== 'object')
     throw new InvalidArgumentError(where, `${where} must be a change entry`)
@@ -58,20 +59,23 @@ function entryArgs(entry: ChangeEntry, index: number, out: Arg[]): void {
   if (entry.meta === null || typeof entry.meta !== 'object' || typeof entry.meta.origin !== 'string') {
     throw new InvalidArgumentError(`${where}.meta`, `${where}.meta must be change metadata with an origin`)
   }
-  let data: Arg = ''
-  if (entry.op === 'PUT') {
-    if (!(entry.data instanceof Uint8Array)) {
-      throw new InvalidArgumentError(`${where}.data`, `${where}.data must be the content bytes of a PUT`)
-    }
-    const bytes = entry.data
-    data = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (entry.op === 'PUT' && !(entry.data instanceof Uint8Array)) {
+    throw new InvalidArgumentError(`${where}.data`, `${where}.data must be the content bytes of a PUT`)
   }
-  out.push(entry.op, entry.key, entry.hash, data, encodeMeta(entry.meta))
+  out.byte(entry.op === 'PUT' ? 0 : 1)
+  out.text(entry.key, 2)
+  out.text(entry.hash, 4)
+  out.bytes(entry.op === 'PUT' ? entry.data! : EMPTY)
+  out.text(encodeMeta(entry.meta), 4)
 }
+
+const EMPTY = new Uint8Array(0)
 
 /** Entries and bytes per APPEND_CHANGES call: Redis runs a script to its end before anything else. */
 const APPEND_ENTRIES = 1000
 const APPEND_BYTES = 4 * 1024 * 1024
+/** About the bytes of an entry in a blob besides its data (lengths, op, key, hash, meta). */
+const ENTRY_BYTES = 256
 
 /**
  * Appends change entries to the stream `{prefix}__se:cdc` (SPEC §10): one
@@ -105,20 +109,29 @@ export class RedisChangePublisher implements ChangePublisher {
     if (entries.length === 0) return
     const key = this.keys.cdc
     // Validated whole before anything is sent: a bad entry appends nothing.
-    const calls: Arg[][] = []
-    let args: Arg[] = [this.maxLen]
-    let bytes = 0
+    const blobs: Buffer[] = []
+    // Sized for the entries to come (up to a call's worth), so a blob is seldom copied as it grows.
+    const room = (from: number) => {
+      let bytes = 0
+      for (let i = from; i < entries.length && i < from + APPEND_ENTRIES && bytes < APPEND_BYTES; i++)
+        bytes += ENTRY_BYTES + (entries[i]?.data?.byteLength ?? 0)
+      return bytes
+    }
+    let blob = new Packer(room(0))
+    let count = 0
     entries.forEach((entry, i) => {
-      if (args.length > 1 && (args.length > APPEND_ENTRIES * 5 || bytes > APPEND_BYTES)) {
-        calls.push(args)
-        args = [this.maxLen]
-        bytes = 0
+      if (count === APPEND_ENTRIES || blob.length > APPEND_BYTES) {
+        blobs.push(blob.done())
+        blob = new Packer(room(i))
+        count = 0
       }
-      entryArgs(entry, i, args)
-      bytes += (entry.data?.byteLength ?? 0) + entry.key.length + 200
+      packEntry(entry, i, blob)
+      count++
     })
-    calls.push(args)
-    const replies = await this.#conn.exec(calls.map((argv) => scriptCommand(APPEND_CHANGES, [key], argv)))
+    blobs.push(blob.done())
+    const replies = await this.#conn.exec(
+      blobs.map((packed) => scriptCommand(APPEND_CHANGES, [key], [this.maxLen, packed])),
+    )
     for (const [error] of replies) {
       if (error) throw new CorruptDataError(key, `cannot append to the change stream: ${error.message}`)
     }

@@ -6,8 +6,9 @@ import {
   type MerkleNodeStore,
 } from '@sync-engine/core'
 import { parentPath, ROOT_PATH, segmentOf } from '@sync-engine/merkle'
-import { type Arg, type RedisConnection, scriptCommand } from './connection.js'
+import { type RedisConnection, scriptCommand } from './connection.js'
 import type { KeyLayout } from './keys.js'
+import { Packer } from './packer.js'
 import { HASH_WRITES } from './scripts.js'
 
 /** Field prefix of a child entry: `c:{segment}` → child hash. Node fields (`hash`, …) have no `:`. */
@@ -15,9 +16,9 @@ const CHILD = 'c:'
 const NODE_FIELDS = ['hash', 'count', 'leaf'] as const
 const HEX64 = /^[0-9a-f]{64}$/
 const COUNT = /^(0|[1-9][0-9]{0,15})$/
-/** Node keys and arguments per HASH_WRITES call (Redis runs a script to its end before anything else). */
+/** Node keys and blob bytes per HASH_WRITES call (Redis runs a script to its end before anything else). */
 const KEYS_PER_CALL = 1000
-const ARGS_PER_CALL = 20_000
+const BYTES_PER_CALL = 1024 * 1024
 
 /**
  * The Merkle mirror of SPEC §5.1/§6: one Redis hash per node at `{prefix}__se:merkle:{path}`
@@ -94,43 +95,39 @@ export class RedisMerkleNodeStore implements MerkleNodeStore {
   }
 
   async writeNodes(changes: MerkleNodeChanges): Promise<void> {
-    // Per node key: the fields to delete, then the field/value pairs to set.
-    const writes = new Map<string, { del: Arg[]; set: Arg[] }>()
+    const writes = new Map<string, NodeWrite>()
     const at = (path: string) => {
       const key = this.#keys.merkle(path)
       let write = writes.get(key)
       if (!write) {
-        write = { del: [], set: [] }
+        write = { drop: false, node: undefined, dropChildren: [], children: [] }
         writes.set(key, write)
       }
       return write
     }
     for (const path of changes.delete) {
       checkPath(path)
-      at(path).del.push(...NODE_FIELDS)
-      if (path !== ROOT_PATH) at(parentPath(path)).del.push(CHILD + segmentOf(path))
+      at(path).drop = true
+      if (path !== ROOT_PATH) at(parentPath(path)).dropChildren.push(segmentOf(path))
     }
     for (const node of changes.upsert) {
       checkNode(node)
-      at(node.path).set.push('hash', node.hash, 'count', node.count, 'leaf', node.leaf ? '1' : '0')
-      if (node.path !== ROOT_PATH) at(parentPath(node.path)).set.push(CHILD + segmentOf(node.path), node.hash)
+      at(node.path).node = node
+      if (node.path !== ROOT_PATH) at(parentPath(node.path)).children.push(segmentOf(node.path), node.hash)
     }
     if (writes.size === 0) return
     const keys = [...writes.keys()]
-    const lists = [...writes.values()]
-    const calls = this.#conn.scriptCalls(
-      keys,
-      (i) => 2 + lists[i]!.del.length + lists[i]!.set.length,
-      KEYS_PER_CALL,
-      ARGS_PER_CALL,
-    )
-    const commands = calls.map((call) =>
-      scriptCommand(
+    const list = [...writes.values()]
+    const calls = this.#conn.scriptCalls(keys, (i) => writeSize(list[i]!), KEYS_PER_CALL, BYTES_PER_CALL)
+    const commands = calls.map((call) => {
+      const blob = new Packer(call.reduce((bytes, i) => bytes + writeSize(list[i]!), 0))
+      for (const i of call) packNodeWrite(list[i]!, blob)
+      return scriptCommand(
         HASH_WRITES,
         call.map((i) => keys[i]!),
-        call.flatMap((i) => [lists[i]!.del.length, ...lists[i]!.del, lists[i]!.set.length, ...lists[i]!.set]),
-      ),
-    )
+        [blob.done()],
+      )
+    })
     const replies = await this.#conn.exec(commands, { atomic: true })
     replies.forEach(([error], i) => {
       if (error) throw new CorruptDataError(commands[i]!.key, `merkle mirror write failed: ${error.message}`)
@@ -157,6 +154,41 @@ export class RedisMerkleNodeStore implements MerkleNodeStore {
       `redis merkle node ${JSON.stringify(path)} (${this.#keys.merkle(path)})`,
       message,
     )
+  }
+}
+
+/** What one node key gets: its own fields deleted or set, child entries deleted and set. */
+interface NodeWrite {
+  drop: boolean
+  node: MerkleNode | undefined
+  /** Segments of the child entries to delete. */
+  dropChildren: string[]
+  /** Segment, hash, segment, hash, … of the child entries to set. */
+  children: string[]
+}
+
+/** About the bytes of `write` in a HASH_WRITES blob (segments counted at 3 bytes a character). */
+function writeSize(write: NodeWrite): number {
+  let bytes = 9 + (write.node === undefined ? 0 : 82)
+  for (const segment of write.dropChildren) bytes += 2 + 3 * segment.length
+  for (let i = 0; i < write.children.length; i += 2) bytes += 66 + 3 * write.children[i]!.length
+  return bytes
+}
+
+/** Appends `write` to a HASH_WRITES blob (see scripts.ts). */
+function packNodeWrite(write: NodeWrite, out: Packer): void {
+  out.byte((write.drop ? 1 : 0) | (write.node === undefined ? 0 : 2))
+  out.u32(write.dropChildren.length)
+  for (const segment of write.dropChildren) out.text(segment, 2)
+  if (write.node !== undefined) {
+    out.ascii(write.node.hash)
+    out.text(String(write.node.count), 1)
+    out.ascii(write.node.leaf ? '1' : '0')
+  }
+  out.u32(write.children.length / 2)
+  for (let i = 0; i < write.children.length; i += 2) {
+    out.text(write.children[i]!, 2)
+    out.ascii(write.children[i + 1]!)
   }
 }
 

@@ -188,46 +188,68 @@ return out
 
 /**
  * Appends change entries to one stream (SPEC §10). KEYS[1]: the stream; ARGV[1]: its `MAXLEN ~`;
- * then five arguments an entry: op, key, hash, data (ignored for a DEL, which has no data field) and
- * meta. Each entry is its own `XADD … MAXLEN ~ n *`, in order — the same entries as pipelined XADDs,
- * for one command instead of one per entry (most of the cost of a pipelined XADD is the client's).
+ * ARGV[2]: the entries packed back to back (`packChanges`): op (`B`, 0 PUT, 1 DEL), key (`<H`
+ * length), hash (`<I4`), data (`<I4`, ignored for a DEL, which has no data field) and meta (`<I4`).
+ * Each entry is its own `XADD … MAXLEN ~ n *`, in order — the same entries as pipelined XADDs, for
+ * one command and one argument instead of one command and five arguments per entry (most of the cost
+ * of a pipelined XADD is the client's).
  */
 export const APPEND_CHANGES = new LuaScript(
   'append-changes',
   `
-local key, maxlen, call = KEYS[1], ARGV[1], redis.call
-for i = 2, #ARGV, 5 do
-  if ARGV[i] == 'DEL' then
-    call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'op', 'DEL', 'key', ARGV[i + 1], 'hash', ARGV[i + 2],
-      'meta', ARGV[i + 4])
+local key, maxlen, blob, call, up = KEYS[1], ARGV[1], ARGV[2], redis.call, struct.unpack
+local pos, n, op, id, hash, data, meta = 1, 0
+while pos <= #blob do
+  op, id, hash, data, meta, pos = up('<BHc0I4c0I4c0I4c0', blob, pos)
+  if op == 1 then
+    call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'op', 'DEL', 'key', id, 'hash', hash, 'meta', meta)
   else
-    call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'op', ARGV[i], 'key', ARGV[i + 1], 'hash', ARGV[i + 2],
-      'data', ARGV[i + 3], 'meta', ARGV[i + 4])
+    call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'op', 'PUT', 'key', id, 'hash', hash, 'data', data,
+      'meta', meta)
   end
+  n = n + 1
 end
-return (#ARGV - 1) / 5
+return n
 `,
 )
 
 /**
- * Hash writes of the Merkle mirror. KEYS: hash keys, each at most once a call. Per key, in ARGV: a
- * count n and n fields to HDEL, then a count m and m field/value arguments to HSET (deletes first).
- * Long lists go in slices of 1000 arguments (Lua's stack holds about 8000).
+ * Node writes of the Merkle mirror (see merkle-mirror.ts). KEYS: node keys, each at most once a call.
+ * ARGV[1]: per key, in KEYS order (`packNodeWrites`): a flags byte (1: delete the node's fields,
+ * 2: set them), then, when set, its hash (64 bytes), count (`B` length) and leaf flag (1 byte); the
+ * child entries to delete (`<I4` count, then each segment with a `<H` length) and those to set
+ * (`<I4` count, then each segment and its 64-byte hash). Deletes go first; long lists go in slices
+ * of 1000 fields (Lua's stack holds about 8000).
  */
 export const HASH_WRITES = new LuaScript(
   'hash-writes',
   `
-local call, unpack, a = redis.call, unpack, 1
-local function run(command, k, from, n)
-  for s = from, from + n - 1, 1000 do call(command, k, unpack(ARGV, s, math.min(s + 999, from + n - 1))) end
+local blob, call, up, unpack, pos = ARGV[1], redis.call, struct.unpack, unpack, 1
+local function flush(command, k, list)
+  for s = 1, #list, 1000 do call(command, k, unpack(list, s, math.min(s + 999, #list))) end
 end
 for _, k in ipairs(KEYS) do
-  local n = tonumber(ARGV[a])
-  if n > 0 then run('HDEL', k, a + 1, n) end
-  a = a + 1 + n
-  n = tonumber(ARGV[a])
-  if n > 0 then run('HSET', k, a + 1, n) end
-  a = a + 1 + n
+  local flags, n, segment, hash, count, leaf
+  flags, n, pos = up('<BI4', blob, pos)
+  local list = {}
+  if flags % 2 == 1 then list = {'hash', 'count', 'leaf'} end
+  for j = 1, n do
+    segment, pos = up('<Hc0', blob, pos)
+    list[#list + 1] = 'c:' .. segment
+  end
+  if #list > 0 then flush('HDEL', k, list) end
+  list = {}
+  if flags >= 2 then
+    hash, count, leaf, pos = up('c64Bc0c1', blob, pos)
+    list = {'hash', hash, 'count', count, 'leaf', leaf}
+  end
+  n, pos = up('<I4', blob, pos)
+  for j = 1, n do
+    segment, hash, pos = up('<Hc0c64', blob, pos)
+    list[#list + 1] = 'c:' .. segment
+    list[#list + 1] = hash
+  end
+  if #list > 0 then flush('HSET', k, list) end
 end
 return #KEYS
 `,

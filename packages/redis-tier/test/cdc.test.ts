@@ -82,6 +82,19 @@ describe('change stream', () => {
     expect(Object.keys(fields(1))).toEqual(['op', 'key', 'hash', 'meta'])
   })
 
+  it('keeps unicode keys, hashes and metadata byte for byte (the entries travel packed as one blob)', async () => {
+    const entry: ChangeEntry = {
+      ...put('naïve.ключ.🙂 "q"'),
+      hash: 'é'.repeat(300),
+      meta: meta({ state: 'état', origin: 'node-"ü"' }),
+    }
+    await publisher.publish([entry, del('ид.2')])
+    const [first, second] = (await admin.xrange(`${prefix}__se:cdc`, '-', '+')).map(([, fields]) => fields)
+    expect(first!.slice(0, 6)).toEqual(['op', 'PUT', 'key', 'naïve.ключ.🙂 "q"', 'hash', 'é'.repeat(300)])
+    expect(JSON.parse(first![9]!)).toMatchObject({ state: 'état', origin: 'node-"ü"' })
+    expect(second!.slice(0, 4)).toEqual(['op', 'DEL', 'key', 'ид.2'])
+  })
+
   it('appends a large batch whole and in order, over several script calls and after SCRIPT FLUSH', async () => {
     const big = new RedisChangePublisher({ url: redisUrl, prefix, maxLen: 100_000 })
     await big.connect()
