@@ -1510,7 +1510,11 @@ export class SyncEngine extends EventEmitter<Events> {
     const t = performance.now()
     try {
       await cdc.publish(changes)
-      for (const c of changes) this.metrics.count(METRIC.cdcEntries, { op: c.op })
+      let deletes = 0
+      for (const c of changes) if (c.op === 'DEL') deletes++
+      if (deletes < changes.length)
+        this.metrics.count(METRIC.cdcEntries, { op: 'PUT' }, changes.length - deletes)
+      if (deletes > 0) this.metrics.count(METRIC.cdcEntries, { op: 'DEL' }, deletes)
       this.metrics.record(METRIC.operationSeconds, (performance.now() - t) / 1000, {
         tier: 'CDC',
         operation: 'put_batch',

@@ -4,9 +4,12 @@ import {
   MetricReader,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics'
-import { METRIC, SyncItem } from '@sync-engine/core'
+import { METRIC, SyncItem, silentLogger } from '@sync-engine/core'
+import { makeTempDir } from '@sync-engine/testkit'
 import { describe, expect, it } from 'vitest'
+import { SyncEngine } from '../src/index.js'
 import { embedded } from './helpers.js'
+import { servicesFor } from './services.js'
 
 class PullReader extends MetricReader {
   constructor() {
@@ -92,5 +95,35 @@ describe('metrics (SPEC §11)', () => {
       expect(names, name).toContain(name)
     for (const p of all) expect(Object.values(p.attributes)).not.toContain('user.alice')
     await provider.shutdown()
+  })
+
+  it('counts the change-stream entries of a flush by op (Redis + MariaDB)', async () => {
+    const services = await servicesFor('metrics_cdc')
+    const temp = makeTempDir('metrics-cdc')
+    const reader = new PullReader()
+    const provider = new MeterProvider({ readers: [reader] })
+    const engine = new SyncEngine({
+      sql: services.mysqlUrl,
+      redis: { url: services.redisUrl, prefix: services.prefix },
+      cdc: { enabled: true },
+      wal: { path: `${temp.path}/wal.db` },
+      logger: silentLogger,
+      meterProvider: provider,
+    })
+    try {
+      await engine.start()
+      await engine.submitMany(['a', 'b', 'c'].map((id) => SyncItem.fromJson(`cdc.${id}`, { id })))
+      await engine.flush()
+      await engine.delete('cdc.a')
+      await engine.flush()
+      const { resourceMetrics } = await reader.collect()
+      const entries = points(resourceMetrics).filter((p) => p.name === METRIC.cdcEntries)
+      expect(Object.fromEntries(entries.map((p) => [p.attributes.op, p.value]))).toEqual({ PUT: 3, DEL: 1 })
+    } finally {
+      await engine.shutdown()
+      await provider.shutdown()
+      await services.drop()
+      temp.remove()
+    }
   })
 })
