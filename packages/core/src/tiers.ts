@@ -297,8 +297,19 @@ export interface ChangeBatch {
   readonly cursor: string
 }
 
+/**
+ * Stream ids of entries one publish appended back to back: its first and last entry, with nothing
+ * else in between.
+ */
+export type AppendedRun = readonly [first: string, last: string]
+
 export interface ChangePublisher {
-  publish(entries: readonly ChangeEntry[]): Promise<void>
+  /**
+   * Appends `entries` in order. May answer the runs they landed in (oldest first), so a feed of the
+   * same process can pass over them (`ChangeFeed.passOver`) instead of reading its own entries back.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: publishers written as `Promise<void>` stay valid
+  publish(entries: readonly ChangeEntry[]): Promise<void | readonly AppendedRun[]>
 }
 
 /** A consumer of the change stream with its own cursor. */
@@ -306,5 +317,11 @@ export interface ChangeFeed {
   readonly cursor: string
   /** Waits up to `blockMs` for changes after the cursor and advances it. */
   read(options?: { count?: number; blockMs?: number }): Promise<ChangeBatch>
+  /**
+   * Optional: entries in these runs are never returned; the cursor moves past a run without reading
+   * it (a process's own entries, which its coherence reader would only skip). Given a publish still
+   * in flight, the feed waits for it before its next read, so it never reads that publish back.
+   */
+  passOver?(runs: readonly AppendedRun[] | PromiseLike<unknown>): void
   close(): Promise<void>
 }

@@ -1,4 +1,5 @@
 import {
+  type AppendedRun,
   BackendUnavailableError,
   type ChangeBatch,
   type ChangeEntry,
@@ -104,9 +105,13 @@ export class RedisChangePublisher implements ChangePublisher {
     await this.#conn.close()
   }
 
-  async publish(entries: readonly ChangeEntry[]): Promise<void> {
+  /**
+   * Appends `entries` in order; answers the stream ids each script call's entries landed between
+   * (see `RedisChangeFeed.passOver`).
+   */
+  async publish(entries: readonly ChangeEntry[]): Promise<AppendedRun[]> {
     if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', 'entries must be an array')
-    if (entries.length === 0) return
+    if (entries.length === 0) return []
     const key = this.keys.cdc
     // Validated whole before anything is sent: a bad entry appends nothing.
     const blobs: Buffer[] = []
@@ -132,11 +137,15 @@ export class RedisChangePublisher implements ChangePublisher {
     const replies = await this.#conn.exec(
       blobs.map((packed) => scriptCommand(APPEND_CHANGES, [key], [this.maxLen, packed])),
     )
-    for (const [error] of replies) {
+    return replies.map(([error, value]) => {
       if (error) throw new CorruptDataError(key, `cannot append to the change stream: ${error.message}`)
-    }
+      return value as [first: string, last: string]
+    })
   }
 }
+
+/** Runs a feed keeps to pass over (see `RedisChangeFeed.passOver`). */
+const MAX_RUNS = 10_000
 
 /** Where a feed keeps its cursor between runs. */
 export interface ChangeCursorStore {
@@ -233,6 +242,12 @@ export class RedisChangeFeed implements ChangeFeed {
   #cursor: string
   #saved: string | undefined
   #started = false
+  /** Runs to pass over (`passOver`), by first id; none of them overlap. */
+  #runs: AppendedRun[] = []
+  /** Set by the first `passOver`: a blocked read then takes one entry, not a batch (see `#read`). */
+  #passing = false
+  /** Publishes in flight given to `passOver`, awaited before a read. */
+  readonly #pending = new Set<Promise<void>>()
   #closed = false
   #reading = false
 
@@ -265,6 +280,44 @@ export class RedisChangeFeed implements ChangeFeed {
   /** The id of the last entry read (`'$'` until the first read of a feed that starts at `'latest'`). */
   get cursor(): string {
     return this.#cursor
+  }
+
+  /**
+   * Entries in `runs` (what a `RedisChangePublisher.publish` of this process answered) are never
+   * returned: a read that reaches a run moves the cursor past it without reading it, so a coherence
+   * reader does not read back every entry its own process appended. Runs the cursor has passed are
+   * ignored; at most 10 000 are kept (past that, entries are read and returned as usual). Given the
+   * promise of a publish still in flight, the next read first waits for it: a reader woken by its
+   * own publish does not read that publish back before its reply arrived.
+   */
+  passOver(runs: readonly AppendedRun[] | PromiseLike<unknown>): void {
+    if (!Array.isArray(runs)) {
+      // A publish in flight: the next read waits for it (its failure only means nothing to pass over).
+      this.#passing = true
+      const pending: Promise<void> = Promise.resolve(runs as PromiseLike<unknown>)
+        .then((landed) => {
+          if (Array.isArray(landed)) this.passOver(landed)
+        })
+        .catch(() => undefined)
+        .finally(() => this.#pending.delete(pending))
+      this.#pending.add(pending)
+      return
+    }
+    for (const run of runs as readonly AppendedRun[]) {
+      if (!Array.isArray(run) || !STREAM_ID.test(run[0]) || !STREAM_ID.test(run[1])) {
+        throw new InvalidArgumentError(
+          'runs',
+          `${JSON.stringify(run)} is not a [first, last] pair of stream ids`,
+        )
+      }
+      if (this.#runs.length >= MAX_RUNS) return
+      this.#passing = true
+      const at = this.#runs.length
+      this.#runs.push(run)
+      if (at > 0 && compareIds(this.#runs[at - 1]![0], run[0]) > 0) {
+        this.#runs.sort((a, b) => compareIds(a[0], b[0]))
+      }
+    }
   }
 
   async read({ count = 100, blockMs = 0 }: { count?: number; blockMs?: number } = {}): Promise<ChangeBatch> {
@@ -301,13 +354,22 @@ export class RedisChangeFeed implements ChangeFeed {
   async #read(count: number, blockMs: number): Promise<ChangeBatch> {
     await this.#start()
     await this.#persist()
+    if (this.#pending.size > 0) await Promise.all(this.#pending)
+    while (this.#runs.length > 0 && compareIds(this.#runs[0]![1], this.#cursor) <= 0) this.#runs.shift()
+    const run = this.#runs[0]
+    if (run !== undefined && compareIds(run[0], this.#cursor) <= 0) {
+      // The cursor is inside a run: pass over the rest of it, unread.
+      this.#runs.shift()
+      this.#cursor = run[1]
+      return { changes: [], gap: false, cursor: this.#cursor }
+    }
     const key = this.keys.cdc
     const client = this.#conn.client
-    const results = await client
-      .multi()
-      .call('XINFO', 'STREAM', key)
-      .xreadBuffer('COUNT', count, 'STREAMS', key, this.#cursor)
-      .exec()
+    const multi = client.multi().call('XINFO', 'STREAM', key)
+    // Before a run: only the entries between the cursor and the run.
+    if (run) multi.xrangeBuffer(key, `(${this.#cursor}`, `(${run[0]}`, 'COUNT', count)
+    else multi.xreadBuffer('COUNT', count, 'STREAMS', key, this.#cursor)
+    const results = await multi.exec()
     if (!results) throw new BackendUnavailableError('redis', 'change feed read: transaction aborted')
     const [[infoError, info], [readError, read]] = results as [
       [Error | null, unknown],
@@ -316,10 +378,20 @@ export class RedisChangeFeed implements ChangeFeed {
     if (readError) throw readError
     if (infoError && !/no such key/i.test(infoError.message)) throw infoError
     const gap = hasGap(infoError ? null : (info as unknown[]), this.#cursor)
-    let entries = this.#entriesOf(read)
-    if (entries.length === 0 && blockMs > 0 && !this.#closed) {
+    let entries = run ? (read as StreamEntry[]) : this.#entriesOf(read)
+    if (!run && entries.length === 0 && blockMs > 0 && !this.#closed) {
+      // A feed that passes over runs wakes up for one entry: the wake-up is most often this process's
+      // own publish, whose run is known by the next read.
       entries = this.#entriesOf(
-        await client.xreadBuffer('COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, this.#cursor),
+        await client.xreadBuffer(
+          'COUNT',
+          this.#passing ? 1 : count,
+          'BLOCK',
+          blockMs,
+          'STREAMS',
+          key,
+          this.#cursor,
+        ),
       )
     }
     const changes: ReceivedChange[] = []
@@ -328,6 +400,11 @@ export class RedisChangeFeed implements ChangeFeed {
       this.#cursor = streamId
       const change = this.#decode(streamId, fields)
       if (change) changes.push(change)
+    }
+    if (run && entries.length < count) {
+      // Everything before the run was read: the run itself is passed over.
+      this.#runs.shift()
+      this.#cursor = run[1]
     }
     return { changes, gap, cursor: this.#cursor }
   }

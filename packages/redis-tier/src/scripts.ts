@@ -192,24 +192,25 @@ return out
  * length), hash (`<I4`), data (`<I4`, ignored for a DEL, which has no data field) and meta (`<I4`).
  * Each entry is its own `XADD … MAXLEN ~ n *`, in order — the same entries as pipelined XADDs, for
  * one command and one argument instead of one command and five arguments per entry (most of the cost
- * of a pipelined XADD is the client's).
+ * of a pipelined XADD is the client's). Answers the ids of the first and last entry appended: nothing
+ * else can land between them (a script runs alone).
  */
 export const APPEND_CHANGES = new LuaScript(
   'append-changes',
   `
 local key, maxlen, blob, call, up = KEYS[1], ARGV[1], ARGV[2], redis.call, struct.unpack
-local pos, n, op, id, hash, data, meta = 1, 0
+local pos, first, last, op, id, hash, data, meta = 1
 while pos <= #blob do
   op, id, hash, data, meta, pos = up('<BHc0I4c0I4c0I4c0', blob, pos)
   if op == 1 then
-    call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'op', 'DEL', 'key', id, 'hash', hash, 'meta', meta)
+    last = call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'op', 'DEL', 'key', id, 'hash', hash, 'meta', meta)
   else
-    call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'op', 'PUT', 'key', id, 'hash', hash, 'data', data,
+    last = call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'op', 'PUT', 'key', id, 'hash', hash, 'data', data,
       'meta', meta)
   end
-  n = n + 1
+  first = first or last
 end
-return n
+return { first, last }
 `,
 )
 

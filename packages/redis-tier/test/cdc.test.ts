@@ -145,6 +145,68 @@ describe('change stream', () => {
     expect(() => new RedisChangeFeed({ skipOrigin: '' })).toThrow(/options\.skipOrigin/)
   })
 
+  it('passOver: entries in the runs a publish answered are never returned, those around them are', async () => {
+    const other = new RedisChangePublisher({ url: redisUrl, prefix, maxLen: 50 })
+    await other.connect()
+    try {
+      await other.publish([put('theirs.1')])
+      const mine = await publisher.publish([put('mine.1'), put('mine.2'), put('mine.3')])
+      await other.publish([put('theirs.2'), put('theirs.3')])
+      const more = await publisher.publish([put('mine.4')])
+      await other.publish([put('theirs.4')])
+      const ids = (await admin.xrange(`${prefix}__se:cdc`, '-', '+')).map(([id]) => id)
+      expect(mine).toEqual([[ids[1], ids[3]]])
+      expect(more).toEqual([[ids[6], ids[6]]])
+
+      // No skipOrigin: the runs alone keep the entries out, whatever order they are given in.
+      const f = feed({ start: 'earliest' })
+      f.passOver([...more, ...mine])
+      const keys: string[] = []
+      for (let i = 0; i < 8; i++) keys.push(...(await f.read({ count: 2 })).changes.map((c) => c.key))
+      expect(keys).toEqual(['theirs.1', 'theirs.2', 'theirs.3', 'theirs.4'])
+      expect(f.cursor).toBe(ids.at(-1))
+
+      // A cursor already inside a run moves past the rest of it.
+      const g = feed({ start: 'earliest' })
+      expect((await g.read({ count: 3 })).changes.map((c) => c.key)).toEqual(['theirs.1', 'mine.1', 'mine.2'])
+      g.passOver(mine)
+      expect(await g.read({ count: 3 })).toEqual({ changes: [], gap: false, cursor: ids[3] })
+      expect((await g.read({ count: 3 })).changes.map((c) => c.key)).toEqual([
+        'theirs.2',
+        'theirs.3',
+        'mine.4',
+      ])
+
+      // A feed that passes over runs wakes up for one entry (when it was blocked by then), then reads
+      // the rest: nothing is lost or repeated.
+      const h = feed({ start: 'latest' })
+      h.passOver(mine)
+      await h.read()
+      const blocked = h.read({ count: 10, blockMs: 5000 })
+      await new Promise((r) => setTimeout(r, 100))
+      await other.publish([put('late.1'), put('late.2')])
+      const woke = (await blocked).changes.map((c) => c.key)
+      expect(woke[0]).toBe('late.1')
+      const rest = (await h.read({ count: 10 })).changes.map((c) => c.key)
+      expect([...woke, ...rest]).toEqual(['late.1', 'late.2'])
+
+      // A publish still in flight: the next read waits for it and passes over what it appended; a
+      // failed one passes over nothing.
+      const k = feed({ start: 'latest' })
+      await k.read()
+      k.passOver(Promise.reject(new Error('publish failed')))
+      const inFlight = publisher.publish([put('mine.5'), put('mine.6')])
+      k.passOver(inFlight)
+      const batch = await k.read({ count: 10 })
+      const [[, last]] = (await inFlight) as [[string, string]]
+      expect(batch).toEqual({ changes: [], gap: false, cursor: last })
+
+      expect(() => f.passOver([['1-0', 'x'] as const])).toThrow(InvalidArgumentError)
+    } finally {
+      await other.close()
+    }
+  })
+
   it('a feed from "earliest" reads everything in order, then only what is new', async () => {
     await publisher.publish([put('a'), put('b'), del('a')])
     const f = feed({ start: 'earliest' })

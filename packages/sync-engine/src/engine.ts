@@ -1509,7 +1509,10 @@ export class SyncEngine extends EventEmitter<Events> {
     if (!cdc || changes.length === 0) return 0
     const t = performance.now()
     try {
-      await cdc.publish(changes)
+      const published = cdc.publish(changes)
+      // The coherence reader passes over what this engine appends instead of reading it back.
+      this.#feed?.passOver?.(published)
+      await published
       let deletes = 0
       for (const c of changes) if (c.op === 'DEL') deletes++
       if (deletes < changes.length)
