@@ -31,7 +31,7 @@ const rawUpsert = (pool: Pool) =>
 
 /**
  * Sustained writes through the whole engine — `submitMany` then `flush`: MariaDB (version-guarded
- * upsert, Merkle tree in the same transaction), Redis (documents + Merkle mirror), the change stream
+ * upsert, Merkle tree under the same store lock), Redis (documents + Merkle mirror), the change stream
  * — against a raw mysql2 prepared upsert of the same rows, and the cost of Merkle and of CDC each.
  * Calls alternate between two generations of the same ids, so every call rewrites every row.
  */
@@ -102,7 +102,7 @@ export default function endToEndSuite({ quick }: { quick: boolean }): BenchGroup
       targets: { [engines[0]!.name]: 0.3 },
       rounds: 3,
       minCalls: 2,
-      note: 'Each engine call is `submitMany` (durability memory) of every item, then `flush()`: the rows in MariaDB (version guard, Merkle tree committed with them unless off), the documents and the Merkle mirror in Redis, the change stream entries when CDC is on. The baseline only writes the MariaDB rows; the MariaDB-only row shows what Redis (documents + Merkle mirror) adds. Default batch limits (1000 items / 1 MiB per flush batch).',
+      note: 'Each engine call is `submitMany` (durability memory) of every item, then `flush()`: the rows in MariaDB (version guard, Merkle tree under the same store lock unless off), the documents and the Merkle mirror in Redis, the change stream entries when CDC is on. The baseline only writes the MariaDB rows; the MariaDB-only row shows what Redis (documents + Merkle mirror) adds. Default batch limits (1000 items / 1 MiB per flush batch).',
     },
   ]
 }

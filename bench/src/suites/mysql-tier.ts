@@ -104,7 +104,7 @@ export default function mysqlTierSuite({ quick }: { quick: boolean }): BenchGrou
         'every leaf changes. The store validates each row, locks the store (GET_LOCK), reads the stored versions on a ' +
         'side connection while it writes every row with RETURNING (each row checked against that read, for exact ' +
         'per-row outcomes) and, with the tree, reads and writes ~100k merkle_nodes rows on two side connections, ' +
-        'committed with the rows.',
+        'committed under the same lock as the rows (a stale mark covers the gap between the commits).',
     },
   ]
 }
