@@ -1,5 +1,5 @@
 import { L3_ITEM_COLUMNS } from '@sync-engine/core'
-import { bySize, LIKE_ESCAPE, placeholders, quote, valuesList } from './sql.js'
+import { bySize, bySizeAndFlag, LIKE_ESCAPE, placeholders, quote, valuesList } from './sql.js'
 
 /** Which rows a scan, count or bulk delete selects: all, one state, or one id prefix (a LIKE pattern). */
 export type Filter = 'all' | 'state' | 'prefix'
@@ -88,22 +88,20 @@ export class ItemSql {
     const inList = (n: number) => `id IN (${placeholders(n)})`
     const upsert = (columns: readonly string[], update: string) => {
       const list = columns.map(quote).join(', ')
-      const [plain, returning] = [false, true].map((back) =>
-        bySize(
-          (n) =>
-            `INSERT INTO ${t} (${list}) VALUES ${valuesList(n, columns.length)} ON DUPLICATE KEY UPDATE ${update}` +
-            (back ? ' RETURNING version, `timestamp`' : ''),
-        ),
+      const build = bySizeAndFlag(
+        (n, returning) =>
+          `INSERT INTO ${t} (${list}) VALUES ${valuesList(n, columns.length)} ON DUPLICATE KEY UPDATE ${update}` +
+          (returning ? ' RETURNING version, `timestamp`' : ''),
       )
-      return (n: number, back = false) => (back ? returning! : plain!)(n)
+      return (n: number, returning = false) => build(n, returning)
     }
     this.upsert = upsert(L3_ITEM_COLUMNS, GUARDED_UPDATE)
     this.upsertLean = upsert(LEAN_COLUMNS, GUARDED_LEAN_UPDATE)
     this.rows = bySize((n) => `SELECT ${cols} FROM ${t} WHERE ${inList(n)}`)
-    const [versions, versionsForUpdate] = ['', ' FOR UPDATE'].map((lock) =>
-      bySize((n) => `SELECT id, version, \`timestamp\` FROM ${t} WHERE ${inList(n)}${lock}`),
+    this.versions = bySizeAndFlag(
+      (n, lock) =>
+        `SELECT id, version, \`timestamp\` FROM ${t} WHERE ${inList(n)}${lock ? ' FOR UPDATE' : ''}`,
     )
-    this.versions = (n, lock) => (lock ? versionsForUpdate! : versions!)(n)
     this.idsForUpdate = bySize((n) => `SELECT id FROM ${t} WHERE ${inList(n)} FOR UPDATE`)
     this.otherStateForUpdate = bySize(
       (n) => `SELECT id FROM ${t} WHERE state <> ? AND ${inList(n)} FOR UPDATE`,

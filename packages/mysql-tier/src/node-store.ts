@@ -2,7 +2,7 @@ import type { MerkleNode, MerkleNodeChanges, MerkleNodeStore } from '@sync-engin
 import { parentPath, ROOT_PATH, segmentOf } from '@sync-engine/merkle'
 import { inPieces, rowPieces } from './chunks.js'
 import type { Executor } from './db.js'
-import { bySize, placeholders, quote, valuesList } from './sql.js'
+import { bySize, bySizeAndFlag, placeholders, quote, valuesList } from './sql.js'
 
 /** The SQL of one `merkle_nodes` table, built once per table and size. */
 export class NodeSql {
@@ -24,15 +24,13 @@ export class NodeSql {
     )
     // `updated_at` is the statement's time on the server (sessions run in UTC): one value fewer a row.
     const now = 'ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000)'
-    const [nodes, leaves] = [`(?,?,?,?,?,${now})`, `(?,?,?,1,1,${now})`].map((tuple) =>
-      bySize(
-        (n) =>
-          `INSERT INTO ${t} (path, parent_path, merkle_hash, object_count, is_leaf, updated_at) VALUES ${valuesList(n, tuple)} ` +
-          'ON DUPLICATE KEY UPDATE merkle_hash = VALUES(merkle_hash), object_count = VALUES(object_count), ' +
-          'is_leaf = VALUES(is_leaf), updated_at = VALUES(updated_at)',
-      ),
+    this.upsert = bySizeAndFlag(
+      (n, leaves) =>
+        `INSERT INTO ${t} (path, parent_path, merkle_hash, object_count, is_leaf, updated_at) ` +
+        `VALUES ${valuesList(n, leaves ? `(?,?,?,1,1,${now})` : `(?,?,?,?,?,${now})`)} ` +
+        'ON DUPLICATE KEY UPDATE merkle_hash = VALUES(merkle_hash), object_count = VALUES(object_count), ' +
+        'is_leaf = VALUES(is_leaf), updated_at = VALUES(updated_at)',
     )
-    this.upsert = (n, leaf) => (leaf ? leaves! : nodes!)(n)
     this.remove = bySize((n) => `DELETE FROM ${t} WHERE path IN (${placeholders(n)})`)
   }
 }

@@ -67,3 +67,12 @@ export function bySize(build: (size: number) => string): (size: number) => strin
     return sql
   }
 }
+
+/** `bySize` in two variants chosen by a flag (`RETURNING` or not, `FOR UPDATE` or not, …). */
+export function bySizeAndFlag(
+  build: (size: number, flag: boolean) => string,
+): (size: number, flag: boolean) => string {
+  const off = bySize((n) => build(n, false))
+  const on = bySize((n) => build(n, true))
+  return (size, flag) => (flag ? on : off)(size)
+}
