@@ -118,9 +118,10 @@ export class RedisMerkleNodeStore implements MerkleNodeStore {
     if (writes.size === 0) return
     const keys = [...writes.keys()]
     const list = [...writes.values()]
-    const calls = this.#conn.scriptCalls(keys, (i) => writeSize(list[i]!), KEYS_PER_CALL, BYTES_PER_CALL)
+    const sizes = list.map(writeSize)
+    const calls = this.#conn.scriptCalls(keys, (i) => sizes[i]!, KEYS_PER_CALL, BYTES_PER_CALL)
     const commands = calls.map((call) => {
-      const blob = new Packer(call.reduce((bytes, i) => bytes + writeSize(list[i]!), 0))
+      const blob = new Packer(call.reduce((bytes, i) => bytes + sizes[i]!, 0))
       for (const i of call) packNodeWrite(list[i]!, blob)
       return scriptCommand(
         HASH_WRITES,
