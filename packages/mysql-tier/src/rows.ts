@@ -112,9 +112,11 @@ export function encodeRow(row: ItemRecord, index: number, maxPayloadBytes: numbe
     if (!(row.content instanceof Uint8Array)) {
       return `content of '${String(row.id)}' must be a Uint8Array, got ${typeof row.content}`
     }
-    if (!(row instanceof SyncItem)) SyncItem.fromRecord(row)
+    const item = row instanceof SyncItem
+    if (!item) SyncItem.fromRecord(row)
     const { id, version, updatedAt, contentHash, content } = row
-    if (typeof contentHash !== 'string' || !HASH.test(contentHash)) {
+    // A SyncItem's hash is well-formed by construction (computed, or checked by `fromRecord`).
+    if (!item && (typeof contentHash !== 'string' || !HASH.test(contentHash))) {
       return `contentHash of '${id}' must be 64 lower-case hex characters, got ${JSON.stringify(contentHash)}`
     }
     if (content.byteLength > maxPayloadBytes) {

@@ -262,6 +262,9 @@ export class MysqlL3Store implements L3Store {
       multipleStatements: false,
       namedPlaceholders: false,
       enableKeepAlive: true,
+      // mysql2 records the caller's stack for every statement, for its error messages; ours name the
+      // statement and the store instead (~10 ms of CPU per 10k-item flush, ~250 statements).
+      trace: false,
     }
     const pool = mysql.createPool(poolOptions)
     const side = () => mysql.createPool({ ...poolOptions, connectionLimit: 2 })
