@@ -1,7 +1,7 @@
 import type { ContentType } from './content.js'
 import type { PressureLevel } from './errors.js'
 import type { ItemRecord, SyncItem } from './item.js'
-import type { MerkleNodeStore } from './merkle-store.js'
+import type { MerkleNodeChanges, MerkleNodeStore } from './merkle-store.js'
 
 /**
  * The columns of an L3 items table (SPEC §5.2, the reference engine's names), in the order the SQL
@@ -143,6 +143,17 @@ export interface LeafRecord {
   readonly contentHash: string
 }
 
+/** Options of `L3Store.putBatch`. */
+export interface L3PutOptions {
+  /**
+   * Called once the call's transaction has committed, before it resolves, with the Merkle node writes
+   * it made — what a mirror of the tree copies to stay equal to it — or `null` when the store cannot
+   * tell (it keeps no tree, or rebuilt it from the rows). Not called for a call that rejects. A store
+   * may ignore the option; a caller that got no call mirrors by reading the tree instead.
+   */
+  readonly onMerkleChanges?: (changes: MerkleNodeChanges | null) => void
+}
+
 /**
  * The durable ground truth (SQL, SPEC §5.2).
  *
@@ -158,7 +169,7 @@ export interface L3Store {
   close(): Promise<void>
   health(timeoutMs?: number): Promise<HealthProbe>
   /** Version-guarded upsert; one outcome per row, in input order. */
-  putBatch(rows: readonly ItemRecord[]): Promise<PutOutcome[]>
+  putBatch(rows: readonly ItemRecord[], options?: L3PutOptions): Promise<PutOutcome[]>
   get(id: string): Promise<SyncItem | undefined>
   getMany(ids: readonly string[]): Promise<GetManyResult>
   exists(id: string): Promise<boolean>

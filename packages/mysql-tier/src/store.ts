@@ -6,11 +6,13 @@ import {
   type HealthProbe,
   InvalidArgumentError,
   type ItemRecord,
+  type L3PutOptions,
   type L3Store,
   type LeafRecord,
   type Logger,
   MAX_PAYLOAD_BYTES,
   type MerkleNode,
+  type MerkleNodeChanges,
   type MerkleNodeStore,
   type PageOptions,
   type Partition,
@@ -102,7 +104,11 @@ interface Batch {
   readonly groups: ReadonlyMap<string, EncodedRow[]>
   readonly candidates: ReadonlyMap<string, EncodedRow>
   readonly outcomes: PutOutcome[]
+  /** The node writes of the attempt (`null`: the tree was not kept, or rebuilt); set by `#put`. */
+  tree?: MerkleNodeChanges | null | undefined
 }
+
+const NO_CHANGES: MerkleNodeChanges = { upsert: [], delete: [] }
 
 /** An optimistic putBatch found a row written around the store lock (see `#put`); never escapes. */
 const LOST_RACE = new Error('a row changed outside the store lock')
@@ -397,7 +403,7 @@ export class MysqlL3Store implements L3Store {
    * or `written` (`created` when the id was new). When an id appears more than once, the row with the
    * greatest `(version, updatedAt)` (the later one on a tie) is the one written; the others are `stale`.
    */
-  async putBatch(rows: readonly ItemRecord[]): Promise<PutOutcome[]> {
+  async putBatch(rows: readonly ItemRecord[], options: L3PutOptions = {}): Promise<PutOutcome[]> {
     const state = this.#state()
     if (!Array.isArray(rows)) throw new InvalidArgumentError('rows', 'rows must be an array of item records')
     const outcomes = new Array<PutOutcome>(rows.length)
@@ -435,6 +441,7 @@ export class MysqlL3Store implements L3Store {
         await attempt('locking')
       }
     }
+    options.onMerkleChanges?.(batch.tree ?? null)
     return outcomes
   }
 
@@ -455,10 +462,11 @@ export class MysqlL3Store implements L3Store {
    *   retried the locking way.
    */
   async #put(tx: Session, batch: Batch, way: WriteWay): Promise<void> {
+    batch.tree = undefined
     if (way === 'inline') {
       const { writes, leaves } = await this.#decide(tx, batch, true)
       await this.#upsertRows(tx, writes)
-      await this.#applyLeaves(tx, leaves)
+      batch.tree = await this.#applyLeaves(tx, leaves)
       return
     }
     const optimistic = way === 'optimistic'
@@ -491,8 +499,9 @@ export class MysqlL3Store implements L3Store {
     await settled(rows, beside ?? rows)
     const done = await beside
     if (done === 'applied') await this.#setMerkleStale(tx, false)
+    else if (done === 'unchanged') batch.tree = NO_CHANGES
     // No tree kept (marks it stale), or a stale one (rebuilt from the rows, these included).
-    else if (done !== 'unchanged') await this.#applyLeaves(tx, (await decision.promise).leaves)
+    else batch.tree = await this.#applyLeaves(tx, (await decision.promise).leaves)
   }
 
   /**
@@ -611,10 +620,11 @@ export class MysqlL3Store implements L3Store {
         share.resolve(work)
         return second!
       }
-      await applyMerkleBatch(
+      const { changes } = await applyMerkleBatch(
         new MysqlMerkleNodeStore(side, this.#nodeSql, state.statementBytes, known, helper),
         leaves,
       )
+      batch.tree = changes
       share.resolve(null)
       await second
       await rows
@@ -961,13 +971,15 @@ export class MysqlL3Store implements L3Store {
    * Brings the tree up to date with the rows this transaction changed (`ops`, the leaves really
    * written or deleted), in the same transaction. A store without the tree marks it stale instead; a
    * store with the tree that finds it stale rebuilds it from the rows (which include this
-   * transaction's changes).
+   * transaction's changes). Resolves with the node writes made, or `null` when the tree is not kept
+   * or was rebuilt.
    */
-  async #applyLeaves(tx: Executor, ops: readonly MerkleOp[]): Promise<void> {
-    if (ops.length === 0) return
+  async #applyLeaves(tx: Executor, ops: readonly MerkleOp[]): Promise<MerkleNodeChanges | null> {
+    if (ops.length === 0) return NO_CHANGES
     if (!this.#options.merkle) await this.#setMerkleStale(tx, true)
     else if (await this.#merkleStale(tx)) await this.#rebuild(tx)
-    else await applyMerkleBatch(this.#nodes(tx), ops)
+    else return (await applyMerkleBatch(this.#nodes(tx), ops)).changes
+    return null
   }
 
   async #setMerkleStale(exec: Executor, stale: boolean): Promise<void> {

@@ -9,9 +9,11 @@ import {
   InvalidArgumentError,
   type ItemRecord,
   L3_ITEM_COLUMNS,
+  type L3PutOptions,
   type L3Store,
   type LeafRecord,
   type Logger,
+  type MerkleNodeChanges,
   type PageOptions,
   type Partition,
   PartitionRoutes,
@@ -52,6 +54,8 @@ import {
   PARTITIONS_TABLE,
   SCHEMA_TABLE,
 } from './schema.js'
+
+const NO_CHANGES: MerkleNodeChanges = { upsert: [], delete: [] }
 
 /** Rows per multi-row upsert statement (10 parameters each, so 20 000 bound values). */
 const ROWS_PER_STATEMENT = 2000
@@ -300,7 +304,7 @@ export class SqliteL3Store implements L3Store {
    * batch still lands). When an id appears more than once, the row with the greatest
    * `(version, updatedAt)` is the one written (the later one on a tie); the others are `stale`.
    */
-  async putBatch(rows: readonly ItemRecord[]): Promise<PutOutcome[]> {
+  async putBatch(rows: readonly ItemRecord[], options: L3PutOptions = {}): Promise<PutOutcome[]> {
     if (!Array.isArray(rows)) throw new InvalidArgumentError('rows', 'rows must be an array of ItemRecord')
     const outcomes = new Array<PutOutcome>(rows.length)
     // id → index of the row of that id to write (the newest of the batch).
@@ -321,6 +325,7 @@ export class SqliteL3Store implements L3Store {
     }
     if (winners.size === 0) return outcomes
     const keepTree = this.#options.merkle
+    let tree: MerkleNodeChanges | null = null
     this.#write('write rows', (connection) => {
       const ops: MerkleOp[] = []
       let written = 0
@@ -335,9 +340,10 @@ export class SqliteL3Store implements L3Store {
             ops.push({ op: 'upsert', id: row.id, version: row.version, contentHash: row.contentHash })
         }
       }
-      this.#applyMerkle(connection, ops, written > 0)
+      tree = this.#applyMerkle(connection, ops, written > 0)
     })
     for (const [id, index] of winners) outcomes[index] ??= { id, status: 'stale', reason: STALE_REASON }
+    options.onMerkleChanges?.(tree)
     return outcomes
   }
 
@@ -689,18 +695,19 @@ export class SqliteL3Store implements L3Store {
    * Updates the tree with what the rows of this transaction became (or, when the tree is not kept
    * and `changed`, marks it stale).
    */
-  #applyMerkle(connection: Connection, ops: MerkleOp[], changed = ops.length > 0): void {
-    if (!changed) return
+  #applyMerkle(connection: Connection, ops: MerkleOp[], changed = ops.length > 0): MerkleNodeChanges | null {
+    if (!changed) return NO_CHANGES
     if (!this.#options.merkle) {
       if (!this.#merkleStale) {
         connection.statement(`UPDATE ${SCHEMA_TABLE} SET merkle_stale = 1 WHERE id = 1`).run()
         this.#merkleStale = true
       }
-      return
+      return null
     }
     // A stale tree is rebuilt from the rows, which already include this transaction's changes.
-    if (this.#merkleStale) this.#rebuildMerkle(connection)
-    else applyMerkleBatchSync(this.merkle, ops)
+    if (!this.#merkleStale) return applyMerkleBatchSync(this.merkle, ops).changes
+    this.#rebuildMerkle(connection)
+    return null
   }
 
   /** `fn` over the leaves of every row; a row that is no valid leaf makes it a `CorruptDataError`. */

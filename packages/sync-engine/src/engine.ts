@@ -16,6 +16,7 @@ import {
   type Logger,
   METRIC,
   type MerkleNode,
+  type MerkleNodeChanges,
   type PageOptions,
   PayloadTooLargeError,
   type PressureLevel,
@@ -39,7 +40,7 @@ import { type Backends, createBackends } from './backends.js'
 import { type ResolvedConfig, resolveConfig, type SyncEngineConfig } from './config.js'
 import { FilterManager, type FilterTrust, type WarmUpProgress, type WarmUpReport } from './filter-manager.js'
 import { ENGINE_METRIC, EngineMetrics, HOT_GET, HOT_SUBMIT } from './metrics.js'
-import { diffSource, mirrorPaths, repairL2FromL3, repairL2Ids, rewriteL2 } from './mirror.js'
+import { diffSource, mergeChanges, mirrorPaths, repairL2FromL3, repairL2Ids, rewriteL2 } from './mirror.js'
 import {
   type BulkEntry,
   carryWalSeqs,
@@ -265,6 +266,11 @@ interface L3Done {
   readonly states: Map<StateEntry, boolean | Error>
   /** Ids whose state L3 changed (their new rows go to L2 and the change stream). */
   readonly stateChanged: string[]
+  /**
+   * The Merkle node writes of the batch's committed `putBatch` calls, in order — what the mirror
+   * copies — or `null` when a call did not report them (the mirror then reads the touched paths).
+   */
+  tree: MerkleNodeChanges[] | null
 }
 
 /**
@@ -1100,6 +1106,7 @@ export class SyncEngine extends EventEmitter<Events> {
       deleted: new Set(),
       states: new Map(),
       stateChanged: [],
+      tree: [],
     }
     const l3Work = l3Puts.length > 0 || deletes.length > 0 || states.size > 0
     // While older L3 mutations wait in the WAL (or L3 never connected), new ones queue behind them.
@@ -1168,9 +1175,12 @@ export class SyncEngine extends EventEmitter<Events> {
     // stream (its latency is hidden), and the batch settles only once it is done. Neither rejects.
     const mirrored =
       l3 && !viaWal
-        ? this.#tombstones(deletes).then(() =>
-            this.#mirror([...l3Puts.map((p) => p.id), ...deletes.map((d) => d.id)]),
-          )
+        ? this.#tombstones(deletes).then(() => {
+            const deleted = deletes.map((d) => d.id)
+            // L3 told what its puts did to the tree: copied as such, only the deletes' paths are read.
+            if (done.tree) return this.#mirror(deleted, done.tree)
+            return this.#mirror([...l3Puts.map((p) => p.id), ...deleted])
+          })
         : undefined
 
     // L2: documents (grouped by TTL), deletes, and the new state of items whose state changed.
@@ -1281,7 +1291,17 @@ export class SyncEngine extends EventEmitter<Events> {
     if (puts.length) {
       const { results, poison } = await isolate(
         puts.map((p) => p.item),
-        (rows) => l3.putBatch(rows),
+        async (rows) => {
+          let tree: MerkleNodeChanges | null | undefined
+          const outcomes = await l3.putBatch(rows, {
+            onMerkleChanges: (changes) => {
+              tree = changes
+            },
+          })
+          if (tree) done.tree?.push(tree)
+          else done.tree = null
+          return outcomes
+        },
       )
       for (const o of results) done.outcomes.set(o.id, o)
       for (const { item, error } of poison)
@@ -1460,11 +1480,20 @@ export class SyncEngine extends EventEmitter<Events> {
     bulk.waiter.resolve(ids)
   }
 
-  async #mirror(ids: string[]): Promise<void> {
+  /**
+   * Brings the L2 mirror up to date with L3's tree: first the node writes L3 reported (`changes`, in
+   * the order they were made), then the paths `ids` touch, read from L3.
+   */
+  async #mirror(ids: string[], changes: readonly MerkleNodeChanges[] = []): Promise<void> {
     const l2 = this.#l2
     const l3 = this.#l3
-    if (!l2 || !l3 || !this.config.merkle.enabled || ids.length === 0) return
-    const status = await mirrorPaths(l3.merkle, l2.merkle, ids).then(
+    if (!l2 || !l3 || !this.config.merkle.enabled || (ids.length === 0 && changes.length === 0)) return
+    const copy = async () => {
+      const made = mergeChanges(changes)
+      if (made.upsert.length > 0 || made.delete.length > 0) await l2.merkle.writeNodes(made)
+      if (ids.length > 0) await mirrorPaths(l3.merkle, l2.merkle, ids)
+    }
+    const status = await copy().then(
       () => 'success',
       (error: unknown) => {
         this.#l2Failed(error, 'merkle_mirror')

@@ -1,4 +1,11 @@
-import type { ItemRecord, L2Store, L3Store, MerkleNode, MerkleNodeStore } from '@sync-engine/core'
+import type {
+  ItemRecord,
+  L2Store,
+  L3Store,
+  MerkleNode,
+  MerkleNodeChanges,
+  MerkleNodeStore,
+} from '@sync-engine/core'
 import { diff, type MerkleDiff, type MerkleDiffSource } from '@sync-engine/merkle'
 
 /** Paths per `getChildren` call of a diff. */
@@ -91,6 +98,23 @@ export async function mirrorPaths(
   const remove = [...candidates].filter((p) => !nodes.has(p))
   await target.writeNodes({ upsert, delete: remove })
   return upsert.length + remove.length
+}
+
+/** Change sets made one after the other, as one set: the last write of each path wins. */
+export function mergeChanges(sets: readonly MerkleNodeChanges[]): MerkleNodeChanges {
+  if (sets.length === 1) return sets[0]!
+  const last = new Map<string, MerkleNode | null>()
+  for (const set of sets) {
+    for (const path of set.delete) last.set(path, null)
+    for (const node of set.upsert) last.set(node.path, node)
+  }
+  const upsert: MerkleNode[] = []
+  const remove: string[] = []
+  for (const [path, node] of last) {
+    if (node) upsert.push(node)
+    else remove.push(path)
+  }
+  return { upsert, delete: remove }
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { L3Store, LeafRecord } from '@sync-engine/core'
+import type { L3Store, LeafRecord, MerkleNode, MerkleNodeChanges } from '@sync-engine/core'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AWKWARD_IDS, binaryItem, jsonItem, rawRecord, sameItem } from './fixtures.js'
 
@@ -14,6 +14,21 @@ export interface L3StoreHarness {
    * When given, every test ends by checking `store.merkleRoot()` against the rows the store holds.
    */
   expectedRoot?(leaves: LeafRecord[]): string | null
+}
+
+/** Every node of a store's tree, found by walking down from the root. */
+async function allNodes(store: L3Store): Promise<Map<string, MerkleNode>> {
+  const found = new Map<string, MerkleNode>()
+  for (let level = ['']; level.length > 0; ) {
+    const nodes = await store.merkle.getNodes(level)
+    for (const node of nodes.values()) found.set(node.path, node)
+    const interior = [...nodes.values()].filter((n) => !n.leaf).map((n) => n.path)
+    const children = await store.merkle.getChildren(interior)
+    level = [...children].flatMap(([parent, segments]) =>
+      [...segments.keys()].map((segment) => (parent === '' ? segment : `${parent}.${segment}`)),
+    )
+  }
+  return found
 }
 
 async function allLeaves(store: L3Store): Promise<LeafRecord[]> {
@@ -208,6 +223,35 @@ export function describeL3Store(name: string, harness: L3StoreHarness): void {
         expect(await store.merkleRoot()).toBe(changed)
         await store.deleteBatch(['mk.a', 'mk.b'])
         expect(await store.merkleRoot()).toBeNull()
+      })
+
+    if (harness.expectedRoot)
+      it('reports the Merkle node writes of a putBatch: copied to a mirror, they make the same tree', async () => {
+        const mirror = new Map<string, MerkleNode>()
+        let reported = 0
+        const put = async (...items: Parameters<L3Store['putBatch']>[0]) => {
+          let changes: MerkleNodeChanges | null | undefined
+          await store.putBatch(items, { onMerkleChanges: (c) => (changes = c) })
+          // The option is optional, and `null` says the store cannot tell (it keeps no tree).
+          if (changes === undefined || changes === null) return
+          reported++
+          for (const path of changes.delete) mirror.delete(path)
+          for (const node of changes.upsert) mirror.set(node.path, node)
+        }
+        await put(jsonItem('mc.a.1', { v: 1 }), jsonItem('mc.a.2', [1]), jsonItem('mc.b', 'x'))
+        // An id that becomes the parent of others (its leaf moves to the `mc.b.` slot), an overwrite,
+        // a new branch and a stale write.
+        await put(
+          jsonItem('mc.b.1', { v: 2 }),
+          jsonItem('mc.a.1', { v: 'new' }, { version: 2 }),
+          jsonItem('mc.c.9', true),
+          jsonItem('mc.a.2', [0], { updatedAt: 1 }),
+        )
+        await put(jsonItem('mc.a.2', [1]))
+        if (reported === 0) return
+        expect(reported).toBe(3)
+        const stored = await allNodes(store)
+        expect(new Map([...mirror].sort())).toEqual(new Map([...stored].sort()))
       })
   })
 }
