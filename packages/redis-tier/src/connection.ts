@@ -31,6 +31,13 @@ export type Reply = [error: Error | null, value: unknown]
 export const PIPELINE_COMMANDS = 1000
 /** Pipelines of one `exec` in flight at once. */
 const PIPELINES_IN_FLIGHT = 4
+/**
+ * At most this many commands go out one by one instead of as a pipeline: ioredis copies a pipeline's
+ * commands into one buffer before writing it (each already a buffer of its own when an argument is
+ * binary), which for the few multi-megabyte script calls of a flush is a second copy of every byte.
+ * Many small commands still go as a pipeline: one write instead of one per command.
+ */
+const DIRECT_COMMANDS = 8
 
 /** `EVALSHA script.sha numkeys …keys …argv` for one slot's keys. */
 export function scriptCommand(
@@ -349,19 +356,31 @@ export class RedisConnection {
     transaction: boolean,
     useEval: boolean,
   ): Promise<void> {
-    const pipeline = transaction ? this.client.multi() : this.client.pipeline()
+    const direct = !transaction && !this.isCluster && indices.length <= DIRECT_COMMANDS
+    const pipeline = direct ? undefined : transaction ? this.client.multi() : this.client.pipeline()
+    const sent: Promise<[Error | null, unknown]>[] = []
     for (const i of indices) {
       const command = commands[i]!
       const args =
         useEval && command.script ? [command.script.source, ...command.args.slice(1)] : command.args
       const name = useEval && command.script ? 'EVAL' : command.name
-      if (command.buffer) pipeline.callBuffer(name, ...args)
-      else pipeline.call(name, ...args)
+      if (pipeline) {
+        if (command.buffer) pipeline.callBuffer(name, ...args)
+        else pipeline.call(name, ...args)
+        continue
+      }
+      const reply = command.buffer ? this.client.callBuffer(name, ...args) : this.client.call(name, ...args)
+      sent.push(
+        reply.then(
+          (value): [null, unknown] => [null, value],
+          (error: Error): [Error, null] => [error, null],
+        ),
+      )
     }
     const operation = `${commands[indices[0]!]!.script?.name ?? commands[indices[0]!]!.name} ×${indices.length}`
     let results: [Error | null, unknown][] | null
     try {
-      results = await pipeline.exec()
+      results = pipeline ? await pipeline.exec() : await Promise.all(sent)
     } catch (e) {
       throw backendError(e, operation, this.timeoutMs)
     }
