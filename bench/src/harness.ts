@@ -31,10 +31,12 @@ export interface BenchGroup {
   teardown?: () => unknown
   /** Measured rounds (default 3, quick 1); the figures are medians over rounds. */
   rounds?: number
-  /** Minimum calls of each fast case per round (default 3, quick 1); slow cases (> 100 ms a call) take 1. */
+  /** Minimum calls of each fast case per round (default 3, quick 1); slow cases: `slowCalls`. */
   minCalls?: number
   /** Untimed calls before the first round (default 1, quick 0). */
   warmupCalls?: number
+  /** Timed calls of each slow case (> 100 ms a call) per round (default 1, quick 1). */
+  slowCalls?: number
   /** What the figures include and leave out; printed under the table and kept in the JSON. */
   note?: string
 }
@@ -104,20 +106,21 @@ export interface RunOptions {
   filter?: string | undefined
 }
 
-/** A call slower than this is measured about once per round, with no warm-up after the first round. */
+/** A call slower than this is timed `slowCalls` times per round, after one untimed call of its own. */
 const SLOW_CALL_MS = 100
 
 /**
  * One round of one case. The first round warms up with `warmupCalls` untimed calls (plus tinybench's
  * own 100 ms warm-up for fast calls); a case whose calls take more than SLOW_CALL_MS is then timed
- * over one call (or as many as fit in 400 ms) per round and not warmed up again, so multi-second
- * cases cost a handful of calls, not dozens.
+ * over `slowCalls` calls (or as many as fit in 400 ms) per round, each round after one untimed call,
+ * so multi-second cases cost a handful of calls, not dozens.
  */
 async function measure(
   c: BenchCase,
   quick: boolean,
   minCalls: number,
   warmupCalls: number,
+  slowCalls: number,
   state: { slow?: boolean; async?: boolean },
 ) {
   if (!quick && state.slow === true) {
@@ -150,7 +153,7 @@ async function measure(
   const fast = !quick && state.slow !== true
   const bench = new Bench({
     time: quick ? 10 : 400,
-    iterations: fast ? minCalls : 1,
+    iterations: fast ? minCalls : slowCalls,
     warmup: fast && warmupCalls > 0,
     warmupTime: 100,
     warmupIterations: 1,
@@ -228,11 +231,14 @@ async function runBenchGroup(group: BenchGroup, rounds: number, quick: boolean):
   const all = [group.baseline, ...group.cases]
   const minCalls = quick ? 1 : (group.minCalls ?? 3)
   const warmupCalls = quick ? 0 : (group.warmupCalls ?? 1)
+  const slowCalls = quick ? 1 : (group.slowCalls ?? 1)
   const samples = new Map(all.map((c) => [c.name, [] as Awaited<ReturnType<typeof measure>>[]]))
   const states = new Map(all.map((c) => [c.name, {} as { slow?: boolean; async?: boolean }]))
   for (let r = 0; r < rounds; r++) {
     for (const c of all)
-      samples.get(c.name)!.push(await measure(c, quick, minCalls, warmupCalls, states.get(c.name)!))
+      samples
+        .get(c.name)!
+        .push(await measure(c, quick, minCalls, warmupCalls, slowCalls, states.get(c.name)!))
   }
   const summary = (name: string) => {
     const s = samples.get(name)!
