@@ -32,6 +32,17 @@ export interface MerkleNodeChanges {
   readonly delete: readonly string[]
 }
 
+/** The node writes of one tree update, with the root hash before and after it. */
+export interface MerkleTreeWrites {
+  readonly changes: MerkleNodeChanges
+  /**
+   * Root hashes before and after the update (`null`: no root, an empty tree); both absent when the
+   * update changed no node (the store did not look).
+   */
+  readonly rootBefore?: string | null
+  readonly rootAfter?: string | null
+}
+
 export interface MerkleNodeStore {
   /** The nodes stored at `paths`; a path with no node is absent from the result. One round trip. */
   getNodes(paths: readonly string[]): Promise<Map<string, MerkleNode>>
@@ -48,4 +59,12 @@ export interface MerkleNodeStore {
    * its parent's children too; it does not touch nodes below it.
    */
   writeNodes(changes: MerkleNodeChanges): Promise<void>
+  /**
+   * Optional: `writeNodes`, applied only when this tree's root hash is `before` or `after` (`null`: no
+   * root), checked and written atomically; resolves whether it wrote. A mirror that copies another
+   * tree's updates with it stays in their order: an update that arrives out of turn (another copier
+   * got there first) is refused, and the caller copies the touched nodes afresh instead. A store that
+   * cannot check and write atomically (Redis Cluster) leaves it out or resolves `false`.
+   */
+  writeNodesInStep?(changes: MerkleNodeChanges, before: string | null, after: string | null): Promise<boolean>
 }

@@ -1,7 +1,7 @@
 import type { ContentType } from './content.js'
 import type { PressureLevel } from './errors.js'
 import type { ItemRecord, SyncItem } from './item.js'
-import type { MerkleNodeChanges, MerkleNodeStore } from './merkle-store.js'
+import type { MerkleNodeStore, MerkleTreeWrites } from './merkle-store.js'
 
 /**
  * The columns of an L3 items table (SPEC §5.2, the reference engine's names), in the order the SQL
@@ -147,11 +147,12 @@ export interface LeafRecord {
 export interface L3PutOptions {
   /**
    * Called once the call's transaction has committed, before it resolves, with the Merkle node writes
-   * it made — what a mirror of the tree copies to stay equal to it — or `null` when the store cannot
-   * tell (it keeps no tree, or rebuilt it from the rows). Not called for a call that rejects. A store
-   * may ignore the option; a caller that got no call mirrors by reading the tree instead.
+   * it made and the root before and after them — what a mirror of the tree copies to stay equal to it
+   * — or `null` when the store cannot tell (it keeps no tree, or rebuilt it from the rows). Not called
+   * for a call that rejects. A store may ignore the option; a caller that got no call mirrors by
+   * reading the tree instead.
    */
-  readonly onMerkleChanges?: (changes: MerkleNodeChanges | null) => void
+  readonly onMerkleChanges?: (writes: MerkleTreeWrites | null) => void
 }
 
 /**

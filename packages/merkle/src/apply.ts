@@ -3,6 +3,7 @@ import {
   type MerkleNode,
   type MerkleNodeChanges,
   type MerkleNodeStore,
+  type MerkleTreeWrites,
 } from '@sync-engine/core'
 import { type MerkleBatch, reduceBatch } from './batch.js'
 import { buildTree } from './build.js'
@@ -15,6 +16,8 @@ import { childPath, parentPath, pathDepth, ROOT_PATH } from './path.js'
 export interface MerkleApplyResult {
   /** The root hash after the batch; `null` for an empty tree. */
   readonly root: string | null
+  /** The root hash before it (what a mirror copying `changes` must hold to stay in step). */
+  readonly previousRoot: string | null
   /** Leaves in the tree after the batch. */
   readonly leafCount: number
   /**
@@ -23,6 +26,11 @@ export interface MerkleApplyResult {
    * after that batch.
    */
   readonly changes: MerkleNodeChanges
+}
+
+/** What a batch wrote, as an L3 store reports it to a mirror (`L3PutOptions.onMerkleChanges`). */
+export function treeWritesOf(result: MerkleApplyResult): MerkleTreeWrites {
+  return { changes: result.changes, rootBefore: result.previousRoot, rootAfter: result.root }
 }
 
 /** A `MerkleNodeStore` that answers synchronously (the in-memory store): no promise per step. */
@@ -102,6 +110,7 @@ function buildInto(store: MemoryMerkleNodeStore, batch: MerkleBatch): MerkleAppl
   let changes: MerkleNodeChanges | undefined
   return {
     root: built.root?.hash ?? null,
+    previousRoot: null,
     leafCount: built.root?.count ?? 0,
     // A million node objects nobody may read: made on the first read (as they were after this batch).
     get changes() {
@@ -146,7 +155,12 @@ function* planBatch(effect: Map<string, string | null>, skipKnownChildren: boole
   if (dropNoOps(effect, before, children)) levels = touchedLevels(effect)
   const { changes, root } = recompute(levels, before, children)
   if (changes.upsert.length > 0 || changes.delete.length > 0) yield { kind: 'writeNodes', changes }
-  return { root: root?.hash ?? null, leafCount: root?.count ?? 0, changes }
+  return {
+    root: root?.hash ?? null,
+    previousRoot: before.get(ROOT_PATH)?.hash ?? null,
+    leafCount: root?.count ?? 0,
+    changes,
+  }
 }
 
 /**

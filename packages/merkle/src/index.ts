@@ -4,6 +4,7 @@ export {
   applyMerkleBatchSync,
   type MerkleApplyResult,
   type SyncMerkleNodeStore,
+  treeWritesOf,
 } from './apply.js'
 export type { MerkleBatch, MerkleDelete, MerkleLeaf, MerkleOp, MerkleUpsert } from './batch.js'
 export { diff, type MerkleDiff, type MerkleDiffSource } from './diff.js'

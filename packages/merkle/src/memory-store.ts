@@ -92,6 +92,7 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
       const root = store.#root
       const rootTable = store.#tables.get(ROOT_PATH)
       if (root === undefined || rootTable === undefined) return undefined
+      const previousRoot = root.hash
       // Everything is located before anything is written: a batch this cannot apply changes nothing.
       const byDepth: Touched[][] = []
       const touch = (depth: number, node: Touched) => {
@@ -143,7 +144,7 @@ export class MemoryMerkleNodeStore implements MerkleNodeStore, SyncMerkleNodeSto
         store.#root = after
         upsert.push(after)
       }
-      return { root: after.hash, leafCount: after.count, changes: { upsert, delete: [] } }
+      return { root: after.hash, previousRoot, leafCount: after.count, changes: { upsert, delete: [] } }
     }
   }
 

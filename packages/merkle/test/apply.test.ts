@@ -57,7 +57,12 @@ describe('PathMerkleTree / applyMerkleBatch', () => {
     expect(tree.leafCount()).toBe(0)
     expect(tree.node('')).toBeUndefined()
     expect(tree.children('').size).toBe(0)
-    expect(tree.apply([])).toEqual({ root: null, leafCount: 0, changes: { upsert: [], delete: [] } })
+    expect(tree.apply([])).toEqual({
+      root: null,
+      previousRoot: null,
+      leafCount: 0,
+      changes: { upsert: [], delete: [] },
+    })
   })
 
   it('a single-segment id is a child of the root', () => {

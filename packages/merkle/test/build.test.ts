@@ -132,6 +132,7 @@ describe('a batch into an empty in-memory store (built bottom-up)', () => {
     const tree = new PathMerkleTree()
     expect(tree.apply([remove('a'), remove('a.b')])).toEqual({
       root: null,
+      previousRoot: null,
       leafCount: 0,
       changes: { upsert: [], delete: [] },
     })

@@ -12,8 +12,8 @@ import {
   type Logger,
   MAX_PAYLOAD_BYTES,
   type MerkleNode,
-  type MerkleNodeChanges,
   type MerkleNodeStore,
+  type MerkleTreeWrites,
   type PageOptions,
   type Partition,
   PartitionRoutes,
@@ -23,7 +23,13 @@ import {
   validateId,
   validateState,
 } from '@sync-engine/core'
-import { applyMerkleBatch, compareSegments, type MerkleOp, merkleNodesOf } from '@sync-engine/merkle'
+import {
+  applyMerkleBatch,
+  compareSegments,
+  type MerkleOp,
+  merkleNodesOf,
+  treeWritesOf,
+} from '@sync-engine/merkle'
 import mysql, { type PoolOptions } from 'mysql2/promise'
 import { inPieces, rowPieces } from './chunks.js'
 import { Database, type Executor, type Session } from './db.js'
@@ -104,11 +110,12 @@ interface Batch {
   readonly groups: ReadonlyMap<string, EncodedRow[]>
   readonly candidates: ReadonlyMap<string, EncodedRow>
   readonly outcomes: PutOutcome[]
-  /** The node writes of the attempt (`null`: the tree was not kept, or rebuilt); set by `#put`. */
-  tree?: MerkleNodeChanges | null | undefined
+  /** The tree writes of the attempt (`null`: the tree was not kept, or rebuilt); set by `#put`. */
+  tree?: MerkleTreeWrites | null | undefined
 }
 
-const NO_CHANGES: MerkleNodeChanges = { upsert: [], delete: [] }
+/** What an update that changed no leaf wrote. */
+const NO_WRITES: MerkleTreeWrites = { changes: { upsert: [], delete: [] } }
 
 /** An optimistic putBatch found a row written around the store lock (see `#put`); never escapes. */
 const LOST_RACE = new Error('a row changed outside the store lock')
@@ -499,7 +506,7 @@ export class MysqlL3Store implements L3Store {
     await settled(rows, beside ?? rows)
     const done = await beside
     if (done === 'applied') await this.#setMerkleStale(tx, false)
-    else if (done === 'unchanged') batch.tree = NO_CHANGES
+    else if (done === 'unchanged') batch.tree = NO_WRITES
     // No tree kept (marks it stale), or a stale one (rebuilt from the rows, these included).
     else batch.tree = await this.#applyLeaves(tx, (await decision.promise).leaves)
   }
@@ -620,11 +627,12 @@ export class MysqlL3Store implements L3Store {
         share.resolve(work)
         return second!
       }
-      const { changes } = await applyMerkleBatch(
-        new MysqlMerkleNodeStore(side, this.#nodeSql, state.statementBytes, known, helper),
-        leaves,
+      batch.tree = treeWritesOf(
+        await applyMerkleBatch(
+          new MysqlMerkleNodeStore(side, this.#nodeSql, state.statementBytes, known, helper),
+          leaves,
+        ),
       )
-      batch.tree = changes
       share.resolve(null)
       await second
       await rows
@@ -971,14 +979,14 @@ export class MysqlL3Store implements L3Store {
    * Brings the tree up to date with the rows this transaction changed (`ops`, the leaves really
    * written or deleted), in the same transaction. A store without the tree marks it stale instead; a
    * store with the tree that finds it stale rebuilds it from the rows (which include this
-   * transaction's changes). Resolves with the node writes made, or `null` when the tree is not kept
+   * transaction's changes). Resolves with the tree writes made, or `null` when the tree is not kept
    * or was rebuilt.
    */
-  async #applyLeaves(tx: Executor, ops: readonly MerkleOp[]): Promise<MerkleNodeChanges | null> {
-    if (ops.length === 0) return NO_CHANGES
+  async #applyLeaves(tx: Executor, ops: readonly MerkleOp[]): Promise<MerkleTreeWrites | null> {
+    if (ops.length === 0) return NO_WRITES
     if (!this.#options.merkle) await this.#setMerkleStale(tx, true)
     else if (await this.#merkleStale(tx)) await this.#rebuild(tx)
-    else return (await applyMerkleBatch(this.#nodes(tx), ops)).changes
+    else return treeWritesOf(await applyMerkleBatch(this.#nodes(tx), ops))
     return null
   }
 

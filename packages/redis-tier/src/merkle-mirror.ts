@@ -13,6 +13,8 @@ import { HASH_WRITES } from './scripts.js'
 
 /** Field prefix of a child entry: `c:{segment}` → child hash. Node fields (`hash`, …) have no `:`. */
 const CHILD = 'c:'
+/** The root of an empty tree, to a `writeNodesInStep` script (hashes are hex). */
+const NO_ROOT = '-'
 const NODE_FIELDS = ['hash', 'count', 'leaf'] as const
 const HEX64 = /^[0-9a-f]{64}$/
 const COUNT = /^(0|[1-9][0-9]{0,15})$/
@@ -95,6 +97,24 @@ export class RedisMerkleNodeStore implements MerkleNodeStore {
   }
 
   async writeNodes(changes: MerkleNodeChanges): Promise<void> {
+    await this.#write(changes, [])
+  }
+
+  /**
+   * `writeNodes` only while the root's hash is `before` or `after` (`null`: no root), checked by each
+   * script call of the one MULTI/EXEC that writes them: resolves whether it wrote. Refused on a
+   * cluster (resolves `false`): there the writes span slots and cannot be checked atomically.
+   */
+  async writeNodesInStep(
+    changes: MerkleNodeChanges,
+    before: string | null,
+    after: string | null,
+  ): Promise<boolean> {
+    if (this.#conn.isCluster) return false
+    return this.#write(changes, [before ?? NO_ROOT, after ?? NO_ROOT, this.#keys.merkle(ROOT_PATH)])
+  }
+
+  async #write(changes: MerkleNodeChanges, guard: readonly string[]): Promise<boolean> {
     const writes = new Map<string, NodeWrite>()
     const at = (path: string) => {
       const key = this.#keys.merkle(path)
@@ -115,7 +135,7 @@ export class RedisMerkleNodeStore implements MerkleNodeStore {
       at(node.path).node = node
       if (node.path !== ROOT_PATH) at(parentPath(node.path)).children.push(segmentOf(node.path), node.hash)
     }
-    if (writes.size === 0) return
+    if (writes.size === 0) return true
     const keys = [...writes.keys()]
     const list = [...writes.values()]
     const sizes = list.map(writeSize)
@@ -126,13 +146,15 @@ export class RedisMerkleNodeStore implements MerkleNodeStore {
       return scriptCommand(
         HASH_WRITES,
         call.map((i) => keys[i]!),
-        [blob.done()],
+        [blob.done(), ...guard],
       )
     })
     const replies = await this.#conn.exec(commands, { atomic: true })
     replies.forEach(([error], i) => {
       if (error) throw new CorruptDataError(commands[i]!.key, `merkle mirror write failed: ${error.message}`)
     })
+    // The calls run in one transaction, so they all see the same root: all wrote, or none did.
+    return replies.every(([, written]) => written !== -1)
   }
 
   /** The root hash, `null` for an empty tree. */

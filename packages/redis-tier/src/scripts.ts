@@ -220,12 +220,18 @@ return { first, last }
  * 2: set them), then, when set, its hash (64 bytes), count (`B` length) and leaf flag (1 byte); the
  * child entries to delete (`<I4` count, then each segment with a `<H` length) and those to set
  * (`<I4` count, then each segment and its 64-byte hash). Deletes go first; long lists go in slices
- * of 1000 fields (Lua's stack holds about 8000).
+ * of 1000 fields (Lua's stack holds about 8000). With ARGV[2..4] (before, after, the root's key; a
+ * single server only: the root key is not among KEYS), the call writes only when the root's hash is
+ * `before` or `after` (`-`: no root) and returns -1 otherwise; else it returns the number of keys.
  */
 export const HASH_WRITES = new LuaScript(
   'hash-writes',
   `
 local blob, call, up, unpack, pos = ARGV[1], redis.call, struct.unpack, unpack, 1
+if ARGV[4] then
+  local root = call('HGET', ARGV[4], 'hash') or '-'
+  if root ~= ARGV[2] and root ~= ARGV[3] then return -1 end
+end
 local function flush(command, k, list)
   for s = 1, #list, 1000 do call(command, k, unpack(list, s, math.min(s + 999, #list))) end
 end

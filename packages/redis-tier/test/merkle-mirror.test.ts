@@ -24,6 +24,10 @@ async function withStore<T>(run: (store: RedisL2Store) => Promise<T>): Promise<T
   }
 }
 
+/** Every key of the store's Merkle mirror. */
+const mirrorKeys = (store: RedisL2Store) =>
+  admin.keys(`${store.keys.merklePrefix.replace(/[*?[\]\\]/g, '\\$&')}*`)
+
 // Ids from a small alphabet of segments, so batches hit shared parents, ids that are also parents
 // (`a` and `a.b`), and segments named like the node's own fields.
 const segment = fc.constantFrom('a', 'b', 'hash', 'count', 'leaf', 'c:x', 'é', '1')
@@ -58,7 +62,7 @@ describe('Redis Merkle mirror', () => {
           const expected = [...memory.nodes()]
           const got = await store.merkle.getNodes(expected.map((n) => n.path))
           for (const node of expected) expect(got.get(node.path)).toEqual(node)
-          const keys = await admin.keys(`${store.keys.merklePrefix.replace(/[*?[\]\\]/g, '\\$&')}*`)
+          const keys = await mirrorKeys(store)
           expect(keys.length).toBe(memory.size)
           const parents = expected.filter((n) => !n.leaf).map((n) => n.path)
           const [mine, theirs] = await Promise.all([
@@ -91,6 +95,43 @@ describe('Redis Merkle mirror', () => {
       const [mine, theirs] = await Promise.all([store.merkle.children('wide'), memory.getChildren(['wide'])])
       expect(mine.size).toBe(1600)
       expect(Object.fromEntries(mine)).toEqual(Object.fromEntries(theirs.get('wide')!))
+    })
+  })
+
+  it('writes in step: a tree update goes in only while the mirror holds the root it started from (or ends at)', async () => {
+    await withStore(async (store) => {
+      const source = new MemoryMerkleNodeStore()
+      const batch = (from: number, n: number, version = 1): MerkleOp[] =>
+        Array.from({ length: n }, (_, i) => ({
+          op: 'upsert',
+          id: `step.t${(from + i) % 5}.${from + i}`,
+          version,
+          contentHash: sha256Hex(`${from + i}:${version}`),
+        }))
+      // Three updates of the source, each copied by a mirror in turn; 1500 nodes make several script calls.
+      const first = await applyMerkleBatch(source, batch(0, 1500))
+      const second = await applyMerkleBatch(source, batch(0, 700, 2))
+      const third = await applyMerkleBatch(source, [{ op: 'delete', id: 'step.t0.0' }, ...batch(2000, 10)])
+      expect(first.previousRoot).toBeNull()
+      expect(second.previousRoot).toBe(first.root)
+      expect(third.previousRoot).toBe(second.root)
+      const inStep = (u: typeof first) => store.merkle.writeNodesInStep(u.changes, u.previousRoot, u.root)
+      // Out of turn: refused, and nothing written.
+      expect(await inStep(second)).toBe(false)
+      expect(await store.merkle.root()).toBeNull()
+      expect(await mirrorKeys(store)).toEqual([])
+      expect(await inStep(first)).toBe(true)
+      expect(await inStep(third)).toBe(false)
+      expect(await store.merkle.root()).toBe(first.root)
+      expect(await inStep(second)).toBe(true)
+      // Already in (the mirror holds the root it ends at): taken again, harmlessly.
+      expect(await inStep(second)).toBe(true)
+      expect(await inStep(third)).toBe(true)
+      expect(await store.merkle.root()).toBe(third.root)
+      const expected = [...source.nodes()]
+      const got = await store.merkle.getNodes(expected.map((n) => n.path))
+      for (const node of expected) expect(got.get(node.path)).toEqual(node)
+      expect((await mirrorKeys(store)).length).toBe(source.size)
     })
   })
 

@@ -13,7 +13,7 @@ import {
   type L3Store,
   type LeafRecord,
   type Logger,
-  type MerkleNodeChanges,
+  type MerkleTreeWrites,
   type PageOptions,
   type Partition,
   PartitionRoutes,
@@ -29,6 +29,7 @@ import {
   type MerkleOp,
   merkleNodesOf,
   merkleRootOf,
+  treeWritesOf,
 } from '@sync-engine/merkle'
 import Database from 'better-sqlite3'
 import { BACKEND, Connection, translate, valuesList } from './connection.js'
@@ -55,7 +56,8 @@ import {
   SCHEMA_TABLE,
 } from './schema.js'
 
-const NO_CHANGES: MerkleNodeChanges = { upsert: [], delete: [] }
+/** What an update that changed no leaf wrote. */
+const NO_WRITES: MerkleTreeWrites = { changes: { upsert: [], delete: [] } }
 
 /** Rows per multi-row upsert statement (10 parameters each, so 20 000 bound values). */
 const ROWS_PER_STATEMENT = 2000
@@ -325,7 +327,7 @@ export class SqliteL3Store implements L3Store {
     }
     if (winners.size === 0) return outcomes
     const keepTree = this.#options.merkle
-    let tree: MerkleNodeChanges | null = null
+    let tree: MerkleTreeWrites | null = null
     this.#write('write rows', (connection) => {
       const ops: MerkleOp[] = []
       let written = 0
@@ -695,8 +697,8 @@ export class SqliteL3Store implements L3Store {
    * Updates the tree with what the rows of this transaction became (or, when the tree is not kept
    * and `changed`, marks it stale).
    */
-  #applyMerkle(connection: Connection, ops: MerkleOp[], changed = ops.length > 0): MerkleNodeChanges | null {
-    if (!changed) return NO_CHANGES
+  #applyMerkle(connection: Connection, ops: MerkleOp[], changed = ops.length > 0): MerkleTreeWrites | null {
+    if (!changed) return NO_WRITES
     if (!this.#options.merkle) {
       if (!this.#merkleStale) {
         connection.statement(`UPDATE ${SCHEMA_TABLE} SET merkle_stale = 1 WHERE id = 1`).run()
@@ -705,7 +707,7 @@ export class SqliteL3Store implements L3Store {
       return null
     }
     // A stale tree is rebuilt from the rows, which already include this transaction's changes.
-    if (!this.#merkleStale) return applyMerkleBatchSync(this.merkle, ops).changes
+    if (!this.#merkleStale) return treeWritesOf(applyMerkleBatchSync(this.merkle, ops))
     this.#rebuildMerkle(connection)
     return null
   }

@@ -16,7 +16,7 @@ import {
   type Logger,
   METRIC,
   type MerkleNode,
-  type MerkleNodeChanges,
+  type MerkleTreeWrites,
   type PageOptions,
   PayloadTooLargeError,
   type PressureLevel,
@@ -40,7 +40,7 @@ import { type Backends, createBackends } from './backends.js'
 import { type ResolvedConfig, resolveConfig, type SyncEngineConfig } from './config.js'
 import { FilterManager, type FilterTrust, type WarmUpProgress, type WarmUpReport } from './filter-manager.js'
 import { ENGINE_METRIC, EngineMetrics, HOT_GET, HOT_SUBMIT } from './metrics.js'
-import { diffSource, mergeChanges, mirrorPaths, repairL2FromL3, repairL2Ids, rewriteL2 } from './mirror.js'
+import { copyInStep, diffSource, mirrorPaths, repairL2FromL3, repairL2Ids, rewriteL2 } from './mirror.js'
 import {
   type BulkEntry,
   carryWalSeqs,
@@ -267,10 +267,10 @@ interface L3Done {
   /** Ids whose state L3 changed (their new rows go to L2 and the change stream). */
   readonly stateChanged: string[]
   /**
-   * The Merkle node writes of the batch's committed `putBatch` calls, in order — what the mirror
+   * The Merkle tree writes of the batch's committed `putBatch` calls, in order — what the mirror
    * copies — or `null` when a call did not report them (the mirror then reads the touched paths).
    */
-  tree: MerkleNodeChanges[] | null
+  tree: MerkleTreeWrites[] | null
 }
 
 /**
@@ -1178,8 +1178,9 @@ export class SyncEngine extends EventEmitter<Events> {
         ? this.#tombstones(deletes).then(() => {
             const deleted = deletes.map((d) => d.id)
             // L3 told what its puts did to the tree: copied as such, only the deletes' paths are read.
-            if (done.tree) return this.#mirror(deleted, done.tree)
-            return this.#mirror([...l3Puts.map((p) => p.id), ...deleted])
+            const put = l3Puts.map((p) => p.id)
+            if (done.tree) return this.#mirror(deleted, { tree: done.tree, ids: put })
+            return this.#mirror([...put, ...deleted])
           })
         : undefined
 
@@ -1292,10 +1293,10 @@ export class SyncEngine extends EventEmitter<Events> {
       const { results, poison } = await isolate(
         puts.map((p) => p.item),
         async (rows) => {
-          let tree: MerkleNodeChanges | null | undefined
+          let tree: MerkleTreeWrites | null | undefined
           const outcomes = await l3.putBatch(rows, {
-            onMerkleChanges: (changes) => {
-              tree = changes
+            onMerkleChanges: (writes) => {
+              tree = writes
             },
           })
           if (tree) done.tree?.push(tree)
@@ -1481,17 +1482,24 @@ export class SyncEngine extends EventEmitter<Events> {
   }
 
   /**
-   * Brings the L2 mirror up to date with L3's tree: first the node writes L3 reported (`changes`, in
-   * the order they were made), then the paths `ids` touch, read from L3.
+   * Brings the L2 mirror up to date with L3's tree: first the tree writes L3 reported for the ids of
+   * `reported` (in the order L3 made them), then the paths `ids` touch, read from L3. The reported
+   * writes go in only in step — the mirror's root still the one they start from (or already the one
+   * they end at), checked and written atomically — so writes of several engines reach the mirror in
+   * L3's commit order; writes that arrive out of turn, or that a mirror cannot take in step, are
+   * replaced by reading their ids' paths from L3 as well.
    */
-  async #mirror(ids: string[], changes: readonly MerkleNodeChanges[] = []): Promise<void> {
+  async #mirror(
+    ids: string[],
+    reported?: { tree: readonly MerkleTreeWrites[]; ids: string[] },
+  ): Promise<void> {
     const l2 = this.#l2
     const l3 = this.#l3
-    if (!l2 || !l3 || !this.config.merkle.enabled || (ids.length === 0 && changes.length === 0)) return
+    if (!l2 || !l3 || !this.config.merkle.enabled || (ids.length === 0 && !reported?.ids.length)) return
     const copy = async () => {
-      const made = mergeChanges(changes)
-      if (made.upsert.length > 0 || made.delete.length > 0) await l2.merkle.writeNodes(made)
-      if (ids.length > 0) await mirrorPaths(l3.merkle, l2.merkle, ids)
+      const fresh =
+        reported && !(await copyInStep(l2.merkle, reported.tree)) ? [...reported.ids, ...ids] : ids
+      if (fresh.length > 0) await mirrorPaths(l3.merkle, l2.merkle, fresh)
     }
     const status = await copy().then(
       () => 'success',

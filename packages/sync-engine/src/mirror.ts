@@ -5,6 +5,7 @@ import type {
   MerkleNode,
   MerkleNodeChanges,
   MerkleNodeStore,
+  MerkleTreeWrites,
 } from '@sync-engine/core'
 import { diff, type MerkleDiff, type MerkleDiffSource } from '@sync-engine/merkle'
 
@@ -115,6 +116,33 @@ export function mergeChanges(sets: readonly MerkleNodeChanges[]): MerkleNodeChan
     else remove.push(path)
   }
   return { upsert, delete: remove }
+}
+
+/**
+ * Copies tree writes made one after the other (`writes`, in order) to `target` in step (see
+ * `MerkleNodeStore.writeNodesInStep`): resolves `true` when they are there (or there was nothing to
+ * copy), `false` when the target refused them or cannot take writes in step, or when they do not form
+ * one chain of roots (another writer's update came between two of them).
+ */
+export async function copyInStep(
+  target: MerkleNodeStore,
+  writes: readonly MerkleTreeWrites[],
+): Promise<boolean> {
+  const made = writes.filter((w) => w.changes.upsert.length > 0 || w.changes.delete.length > 0)
+  if (made.length === 0) return true
+  const first = made[0]!
+  const last = made[made.length - 1]!
+  for (let i = 0; i < made.length; i++) {
+    const { rootBefore, rootAfter } = made[i]!
+    if (rootBefore === undefined || rootAfter === undefined) return false
+    if (i > 0 && rootBefore !== made[i - 1]!.rootAfter) return false
+  }
+  if (!target.writeNodesInStep) return false
+  return target.writeNodesInStep(
+    mergeChanges(made.map((w) => w.changes)),
+    first.rootBefore ?? null,
+    last.rootAfter ?? null,
+  )
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { L3Store, LeafRecord, MerkleNode, MerkleNodeChanges } from '@sync-engine/core'
+import type { L3Store, LeafRecord, MerkleNode, MerkleTreeWrites } from '@sync-engine/core'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AWKWARD_IDS, binaryItem, jsonItem, rawRecord, sameItem } from './fixtures.js'
 
@@ -226,15 +226,21 @@ export function describeL3Store(name: string, harness: L3StoreHarness): void {
       })
 
     if (harness.expectedRoot)
-      it('reports the Merkle node writes of a putBatch: copied to a mirror, they make the same tree', async () => {
+      it('reports the Merkle node writes of a putBatch and the roots around them: copied to a mirror, they make the same tree', async () => {
         const mirror = new Map<string, MerkleNode>()
         let reported = 0
         const put = async (...items: Parameters<L3Store['putBatch']>[0]) => {
-          let changes: MerkleNodeChanges | null | undefined
-          await store.putBatch(items, { onMerkleChanges: (c) => (changes = c) })
+          const before = await store.merkleRoot()
+          let writes: MerkleTreeWrites | null | undefined
+          await store.putBatch(items, { onMerkleChanges: (w) => (writes = w) })
           // The option is optional, and `null` says the store cannot tell (it keeps no tree).
-          if (changes === undefined || changes === null) return
+          if (writes === undefined || writes === null) return
           reported++
+          const { changes, rootBefore, rootAfter } = writes
+          if (changes.upsert.length > 0 || changes.delete.length > 0) {
+            expect(rootBefore).toBe(before)
+            expect(rootAfter).toBe(await store.merkleRoot())
+          }
           for (const path of changes.delete) mirror.delete(path)
           for (const node of changes.upsert) mirror.set(node.path, node)
         }
