@@ -125,7 +125,8 @@ describe('an engine whose L3 stalls or refuses', () => {
     expect((await engine.flush()).walFallback).toBe(50)
     const health = await engine.health()
     expect(health.wal).toMatchObject({ rows: 100, backlog: true })
-    expect(health.l3.circuit).toBe('open')
+    // Open, or half-open while a drain probe tries the stalled L3.
+    expect(['open', 'half-open']).toContain(health.l3.circuit)
     // Reads of what is pending or in L1 never wait for L3.
     expect((await engine.get('stall.b.7'))?.json()).toEqual({ i: 7 })
     faulty.mode = 'pass'
