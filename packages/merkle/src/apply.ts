@@ -28,6 +28,9 @@ export interface MerkleApplyResult {
   readonly changes: MerkleNodeChanges
 }
 
+/** What an update that changed no leaf wrote, as an L3 store reports it. */
+export const NO_TREE_WRITES: MerkleTreeWrites = { changes: { upsert: [], delete: [] } }
+
 /** What a batch wrote, as an L3 store reports it to a mirror (`L3PutOptions.onMerkleChanges`). */
 export function treeWritesOf(result: MerkleApplyResult): MerkleTreeWrites {
   return { changes: result.changes, rootBefore: result.previousRoot, rootAfter: result.root }

@@ -3,6 +3,7 @@ export {
   applyMerkleBatch,
   applyMerkleBatchSync,
   type MerkleApplyResult,
+  NO_TREE_WRITES,
   type SyncMerkleNodeStore,
   treeWritesOf,
 } from './apply.js'

@@ -28,6 +28,7 @@ import {
   compareSegments,
   type MerkleOp,
   merkleNodesOf,
+  NO_TREE_WRITES,
   treeWritesOf,
 } from '@sync-engine/merkle'
 import mysql, { type PoolOptions } from 'mysql2/promise'
@@ -113,9 +114,6 @@ interface Batch {
   /** The tree writes of the attempt (`null`: the tree was not kept, or rebuilt); set by `#put`. */
   tree?: MerkleTreeWrites | null | undefined
 }
-
-/** What an update that changed no leaf wrote. */
-const NO_WRITES: MerkleTreeWrites = { changes: { upsert: [], delete: [] } }
 
 /** An optimistic putBatch found a row written around the store lock (see `#put`); never escapes. */
 const LOST_RACE = new Error('a row changed outside the store lock')
@@ -506,7 +504,7 @@ export class MysqlL3Store implements L3Store {
     await settled(rows, beside ?? rows)
     const done = await beside
     if (done === 'applied') await this.#setMerkleStale(tx, false)
-    else if (done === 'unchanged') batch.tree = NO_WRITES
+    else if (done === 'unchanged') batch.tree = NO_TREE_WRITES
     // No tree kept (marks it stale), or a stale one (rebuilt from the rows, these included).
     else batch.tree = await this.#applyLeaves(tx, (await decision.promise).leaves)
   }
@@ -983,7 +981,7 @@ export class MysqlL3Store implements L3Store {
    * or was rebuilt.
    */
   async #applyLeaves(tx: Executor, ops: readonly MerkleOp[]): Promise<MerkleTreeWrites | null> {
-    if (ops.length === 0) return NO_WRITES
+    if (ops.length === 0) return NO_TREE_WRITES
     if (!this.#options.merkle) await this.#setMerkleStale(tx, true)
     else if (await this.#merkleStale(tx)) await this.#rebuild(tx)
     else return treeWritesOf(await applyMerkleBatch(this.#nodes(tx), ops))

@@ -29,6 +29,7 @@ import {
   type MerkleOp,
   merkleNodesOf,
   merkleRootOf,
+  NO_TREE_WRITES,
   treeWritesOf,
 } from '@sync-engine/merkle'
 import Database from 'better-sqlite3'
@@ -55,9 +56,6 @@ import {
   PARTITIONS_TABLE,
   SCHEMA_TABLE,
 } from './schema.js'
-
-/** What an update that changed no leaf wrote. */
-const NO_WRITES: MerkleTreeWrites = { changes: { upsert: [], delete: [] } }
 
 /** Rows per multi-row upsert statement (10 parameters each, so 20 000 bound values). */
 const ROWS_PER_STATEMENT = 2000
@@ -698,7 +696,7 @@ export class SqliteL3Store implements L3Store {
    * and `changed`, marks it stale).
    */
   #applyMerkle(connection: Connection, ops: MerkleOp[], changed = ops.length > 0): MerkleTreeWrites | null {
-    if (!changed) return NO_WRITES
+    if (!changed) return NO_TREE_WRITES
     if (!this.#options.merkle) {
       if (!this.#merkleStale) {
         connection.statement(`UPDATE ${SCHEMA_TABLE} SET merkle_stale = 1 WHERE id = 1`).run()
